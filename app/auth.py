@@ -1,0 +1,61 @@
+"""The API-key guard for the routes that change state, and the dependency aliases."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, Security, status
+from fastapi.security import APIKeyHeader
+
+from app.config import Settings
+from app.state import StateService
+from app.store import LogStore
+
+API_KEY_HEADER = "X-API-KEY"
+
+api_key_header = APIKeyHeader(
+    name=API_KEY_HEADER,
+    auto_error=False,
+    description="Required by POST /update when the service is started with API_KEY set.",
+)
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_service(request: Request) -> StateService:
+    service: StateService = request.app.state.service
+    return service
+
+
+def get_store(request: Request) -> LogStore:
+    store: LogStore = request.app.state.store
+    return store
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+ServiceDep = Annotated[StateService, Depends(get_service)]
+StoreDep = Annotated[LogStore, Depends(get_store)]
+
+
+def require_api_key(
+    settings: SettingsDep, provided: Annotated[str | None, Security(api_key_header)]
+) -> None:
+    """Reject the request unless it carries the configured key; a no-op when none is set."""
+    expected = settings.api_key
+    if expected is None:
+        return
+    # compare_digest on bytes: constant time, and no TypeError on non-ASCII input.
+    if provided is None or not hmac.compare_digest(
+        provided.encode(), expected.encode()
+    ):
+        raise HTTPException(
+            status_code=status.HTTP_401_UNAUTHORIZED,
+            detail=f"missing or invalid API key in the {API_KEY_HEADER} header",
+        )
+
+
+ApiKeyDep = Depends(require_api_key)

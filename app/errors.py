@@ -1,0 +1,134 @@
+"""Every error is answered as JSON (ErrorResponse): never a 422, never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.models import ErrorResponse, FieldError
+
+logger = logging.getLogger(__name__)
+
+
+def error_response(
+    status_code: int,
+    detail: str,
+    errors: list[FieldError] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    body = ErrorResponse(detail=detail, errors=errors or [])
+    return JSONResponse(body.model_dump(), status_code=status_code, headers=headers)
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    # ("body", "counter") -> "counter"; ("body",) or ("body", 12) -> "body";
+    # ("query", "page") -> "page".
+    if len(loc) >= 2 and isinstance(loc[1], str):
+        return ".".join(str(part) for part in loc[1:])
+    return str(loc[0]) if loc else "body"
+
+
+def _validation_errors(exc: RequestValidationError) -> list[FieldError]:
+    # Only the location and pydantic's message: the rejected input is never echoed back.
+    return [
+        FieldError(
+            field=_field_name(tuple(error.get("loc", ()))), message=str(error["msg"])
+        )
+        for error in exc.errors()
+    ]
+
+
+def _is_json(content_type: str) -> bool:
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
+async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = _validation_errors(exc)
+    content_type = request.headers.get("content-type", "")
+    if request.method == "POST" and not _is_json(content_type):
+        # FastAPI does not parse a body that is not declared JSON: say why, not what it saw.
+        errors = [FieldError(field="content-type", message="must be application/json")]
+    return error_response(
+        status.HTTP_400_BAD_REQUEST, "the request is not valid", errors
+    )
+
+
+async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    return error_response(exc.status_code, str(exc.detail), headers=exc.headers)
+
+
+async def _on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    logger.error(
+        "unexpected %s on %s %s", type(exc).__name__, request.method, request.url.path
+    )
+    return error_response(status.HTTP_500_INTERNAL_SERVER_ERROR, "internal error")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(Exception, _on_unexpected_error)
+
+
+class BodySizeLimitMiddleware:
+    """Answers 400 to a request body over the limit, declared or streamed, before any parsing."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (
+            not declared.isdigit() or int(declared) > self.max_bytes
+        ):
+            await self._reject(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        more_body = True
+        while more_body:
+            message = await receive()
+            if message["type"] != "http.request":
+                break  # the client went away; let the app see the disconnect
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await self._reject(scope, receive, send)
+                return
+            chunks.append(chunk)
+            more_body = message.get("more_body", False)
+        buffered: list[Message] = [
+            {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        ]
+
+        async def replay() -> Message:
+            return buffered.pop() if buffered else await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = error_response(
+            status.HTTP_400_BAD_REQUEST,
+            "the request body is too large",
+            [
+                FieldError(
+                    field="body", message=f"at most {self.max_bytes} bytes are accepted"
+                )
+            ],
+            headers={"Connection": "close"},
+        )
+        await response(scope, receive, send)

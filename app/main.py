@@ -1,0 +1,151 @@
+"""The application: ``uvicorn app.main:app``."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.auth import API_KEY_HEADER
+from app.config import Settings, settings
+from app.errors import BodySizeLimitMiddleware, install_error_handlers
+from app.models import update_request_model
+from app.routes import build_router
+from app.state import StateService
+from app.store import LogStore
+
+logger = logging.getLogger("app")
+access_logger = logging.getLogger("app.access")
+
+DESCRIPTION = """
+A shared state (a counter and a message) that clients read and update; every update is
+recorded in a SQLite log that can be read page by page.
+"""
+
+
+def configure_logging(level: str) -> None:
+    """Log the service's own lines to stderr, beside uvicorn's."""
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        )
+        logger.addHandler(handler)
+        logger.propagate = False
+    logger.setLevel(level)
+    # uvicorn's access log prints the query string, where a careless client may put its API
+    # key; the service logs each request itself, path only (AccessLogMiddleware).
+    logging.getLogger("uvicorn.access").disabled = True
+
+
+class AccessLogMiddleware:
+    """One line per request: method, path without query string, status, duration."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status_code = 500
+
+        async def send_and_record(message: Message) -> None:
+            nonlocal status_code
+            if message["type"] == "http.response.start":
+                status_code = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_record)
+        finally:
+            access_logger.info(
+                "%s %s %d %.1fms",
+                scope["method"],
+                scope["path"],
+                status_code,
+                (time.perf_counter() - started) * 1000,
+            )
+
+
+def create_app(config: Settings | None = None) -> FastAPI:
+    """The service, configured by ``config`` (the environment's settings by default)."""
+    config = config or settings
+    configure_logging(config.LOG_LEVEL)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = LogStore(config.DATABASE_PATH, synchronous=config.SQLITE_SYNCHRONOUS)
+        try:
+            app.state.store = store
+            app.state.service = StateService(store)
+            logger.info(
+                "log database %s holds %d updates; state %s",
+                config.DATABASE_PATH,
+                store.count(),
+                app.state.service.state.model_dump(),
+            )
+            if config.api_key is None:
+                logger.warning("API_KEY is not set: POST /update accepts any client")
+            else:
+                logger.info("POST /update requires the %s header", API_KEY_HEADER)
+            yield
+        finally:
+            store.close()
+
+    app = FastAPI(
+        title="State API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = config
+    install_error_handlers(app)
+    app.include_router(build_router(update_request_model(config.MAX_MESSAGE_LENGTH)))
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=config.MAX_BODY_BYTES)
+    app.add_middleware(AccessLogMiddleware)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = truthful_openapi(
+                app, auth_enabled=config.api_key is not None
+            )
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+def truthful_openapi(app: FastAPI, *, auth_enabled: bool) -> dict[str, Any]:
+    """FastAPI's document, less what this service never answers (422), and with the API-key
+    scheme only when a key is configured."""
+    schema = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+    )
+    for path_item in schema["paths"].values():
+        for operation in path_item.values():
+            responses = operation.get("responses", {})
+            responses.pop("422", None)
+            if not auth_enabled:
+                operation.pop("security", None)
+                responses.pop("401", None)
+    components = schema.get("components", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.get("schemas", {}).pop(unused, None)
+    if not auth_enabled:
+        components.pop("securitySchemes", None)
+    return schema
+
+
+app = create_app()

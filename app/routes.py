@@ -1,0 +1,124 @@
+"""The endpoints: status, update, logs and health."""
+
+# No "from __future__ import annotations": FastAPI must see the update model, which is a
+# local variable of build_router, as an object rather than a name it cannot resolve.
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, HTTPException, Query, status
+
+from app.auth import ApiKeyDep, ServiceDep, StoreDep
+from app.models import (
+    MAX_LOGS_LIMIT,
+    ErrorResponse,
+    HealthResponse,
+    LogEntry,
+    LogPage,
+    State,
+    StatusResponse,
+    UpdateRequestBase,
+    UpdateResponse,
+)
+from app.state import utc_timestamp
+from app.store import StoreError
+
+VALIDATION_ERROR: dict[int | str, dict[str, Any]] = {
+    400: {
+        "model": ErrorResponse,
+        "description": "The request is not valid; nothing changed.",
+    }
+}
+UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
+    401: {
+        "model": ErrorResponse,
+        "description": "Missing or wrong API key; nothing changed.",
+    }
+}
+UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: {"model": ErrorResponse, "description": "The log database cannot be used."}
+}
+
+
+def build_router(update_model: type[UpdateRequestBase]) -> APIRouter:
+    """The routes; the update body model carries the configured message limit."""
+    router = APIRouter()
+
+    @router.get("/status", response_model=StatusResponse)
+    def read_status(service: ServiceDep) -> StatusResponse:
+        """The current state, the server's time (UTC) and its uptime."""
+        return StatusResponse(
+            state=service.state,
+            timestamp=utc_timestamp(),
+            uptime_seconds=service.uptime_seconds(),
+        )
+
+    @router.post(
+        "/update",
+        response_model=UpdateResponse,
+        dependencies=[ApiKeyDep],
+        responses={**VALIDATION_ERROR, **UNAUTHORIZED, **UNAVAILABLE},
+    )
+    def update_state(
+        service: ServiceDep,
+        body: Annotated[update_model, Body()],  # type: ignore[valid-type]
+    ) -> UpdateResponse:
+        """Set the counter and/or the message; the change is logged before it is answered."""
+        assert isinstance(body, UpdateRequestBase)
+        try:
+            old, new, row = service.update(body.changes())
+        except StoreError as exc:
+            raise HTTPException(
+                status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+                detail="the update could not be recorded, so the state was not changed",
+            ) from exc
+        return UpdateResponse(
+            state=new, old_state=old, log_id=row.id, timestamp=row.timestamp
+        )
+
+    @router.get(
+        "/logs", response_model=LogPage, responses={**VALIDATION_ERROR, **UNAVAILABLE}
+    )
+    def read_logs(
+        store: StoreDep,
+        page: Annotated[int, Query(ge=1, description="Page number, from 1.")] = 1,
+        limit: Annotated[
+            int, Query(ge=1, le=MAX_LOGS_LIMIT, description="Rows per page.")
+        ] = 10,
+    ) -> LogPage:
+        """The update history, newest first, one page at a time."""
+        try:
+            rows, total = store.page(page, limit)
+        except StoreError as exc:
+            raise HTTPException(
+                status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+                detail="the update log cannot be read",
+            ) from exc
+        return LogPage(
+            items=[
+                LogEntry(
+                    id=row.id,
+                    timestamp=row.timestamp,
+                    old_value=State.model_validate(row.old_value),
+                    new_value=State.model_validate(row.new_value),
+                )
+                for row in rows
+            ],
+            page=page,
+            limit=limit,
+            total=total,
+            pages=-(-total // limit),
+        )
+
+    @router.get("/health", response_model=HealthResponse, responses={**UNAVAILABLE})
+    def read_health(store: StoreDep) -> HealthResponse:
+        """200 when the service can read its database: for health checks and readiness waits."""
+        try:
+            store.check()
+        except StoreError as exc:
+            raise HTTPException(
+                status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+                detail="the log database cannot be read",
+            ) from exc
+        return HealthResponse(status="ok")
+
+    return router
