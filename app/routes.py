@@ -3,7 +3,7 @@
 # No "from __future__ import annotations": FastAPI must see the update model, which is a
 # local variable of build_router, as an object rather than a name it cannot resolve.
 
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Body, HTTPException, Query, status
 
@@ -63,9 +63,9 @@ def build_router(update_model: type[UpdateRequestBase]) -> APIRouter:
         body: Annotated[update_model, Body()],  # type: ignore[valid-type]
     ) -> UpdateResponse:
         """Set the counter and/or the message; the change is logged before it is answered."""
-        assert isinstance(body, UpdateRequestBase)
+        changes = cast(UpdateRequestBase, body).changes()
         try:
-            old, new, row = service.update(body.changes())
+            old, new, row = service.update(changes)
         except StoreError as exc:
             raise HTTPException(
                 status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
