@@ -49,9 +49,7 @@ def require_api_key(
     if expected is None:
         return
     # compare_digest on bytes: constant time, and no TypeError on non-ASCII input.
-    if provided is None or not hmac.compare_digest(
-        provided.encode(), expected.encode()
-    ):
+    if provided is None or not hmac.compare_digest(provided.encode(), expected.encode()):
         raise HTTPException(
             status_code=status.HTTP_401_UNAUTHORIZED,
             detail=f"missing or invalid API key in the {API_KEY_HEADER} header",

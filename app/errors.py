@@ -38,9 +38,7 @@ def _field_name(loc: tuple[Any, ...]) -> str:
 def _validation_errors(exc: RequestValidationError) -> list[FieldError]:
     # Only the location and pydantic's message: the rejected input is never echoed back.
     return [
-        FieldError(
-            field=_field_name(tuple(error.get("loc", ()))), message=str(error["msg"])
-        )
+        FieldError(field=_field_name(tuple(error.get("loc", ()))), message=str(error["msg"]))
         for error in exc.errors()
     ]
 
@@ -57,9 +55,7 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
     if request.method == "POST" and not _is_json(content_type):
         # FastAPI does not parse a body that is not declared JSON: say why, not what it saw.
         errors = [FieldError(field="content-type", message="must be application/json")]
-    return error_response(
-        status.HTTP_400_BAD_REQUEST, "the request is not valid", errors
-    )
+    return error_response(status.HTTP_400_BAD_REQUEST, "the request is not valid", errors)
 
 
 async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -68,9 +64,7 @@ async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    logger.error(
-        "unexpected %s on %s %s", type(exc).__name__, request.method, request.url.path
-    )
+    logger.error("unexpected %s on %s %s", type(exc).__name__, request.method, request.url.path)
     return error_response(status.HTTP_500_INTERNAL_SERVER_ERROR, "internal error")
 
 
@@ -92,9 +86,7 @@ class BodySizeLimitMiddleware:
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (
-            not declared.isdigit() or int(declared) > self.max_bytes
-        ):
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
             await self._reject(scope, receive, send)
             return
         chunks: list[bytes] = []
@@ -124,11 +116,7 @@ class BodySizeLimitMiddleware:
         response = error_response(
             status.HTTP_400_BAD_REQUEST,
             "the request body is too large",
-            [
-                FieldError(
-                    field="body", message=f"at most {self.max_bytes} bytes are accepted"
-                )
-            ],
+            [FieldError(field="body", message=f"at most {self.max_bytes} bytes are accepted")],
             headers={"Connection": "close"},
         )
         await response(scope, receive, send)

@@ -34,9 +34,7 @@ def configure_logging(level: str) -> None:
     """Log the service's own lines to stderr, beside uvicorn's."""
     if not logger.handlers:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-        )
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         logger.addHandler(handler)
         logger.propagate = False
     logger.setLevel(level)
@@ -115,9 +113,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = truthful_openapi(
-                app, auth_enabled=config.api_key is not None
-            )
+            app.openapi_schema = truthful_openapi(app, auth_enabled=config.api_key is not None)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

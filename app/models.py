@@ -50,9 +50,7 @@ class UpdateRequestBase(BaseModel):
             try:
                 value.encode("utf-8")
             except UnicodeEncodeError:
-                raise ValueError(
-                    "message must be valid Unicode (no lone surrogates)"
-                ) from None
+                raise ValueError("message must be valid Unicode (no lone surrogates)") from None
         return value
 
     @model_validator(mode="after")
@@ -85,9 +83,7 @@ def update_request_model(max_message_length: int) -> type[UpdateRequestBase]:
             extra="forbid", title="UpdateRequest", json_schema_extra=at_least_one
         )
 
-        message: (
-            Annotated[str, Field(strict=True, max_length=max_message_length)] | None
-        ) = None
+        message: Annotated[str, Field(strict=True, max_length=max_message_length)] | None = None
 
     return UpdateRequest
 
@@ -137,9 +133,7 @@ class HealthResponse(BaseModel):
 class FieldError(BaseModel):
     """What is wrong with one field of the request."""
 
-    field: str = Field(
-        description="The offending field: a body field, query parameter or 'body'."
-    )
+    field: str = Field(description="The offending field: a body field, query parameter or 'body'.")
     message: str
 
 

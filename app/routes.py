@@ -71,19 +71,13 @@ def build_router(update_model: type[UpdateRequestBase]) -> APIRouter:
                 status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
                 detail="the update could not be recorded, so the state was not changed",
             ) from exc
-        return UpdateResponse(
-            state=new, old_state=old, log_id=row.id, timestamp=row.timestamp
-        )
+        return UpdateResponse(state=new, old_state=old, log_id=row.id, timestamp=row.timestamp)
 
-    @router.get(
-        "/logs", response_model=LogPage, responses={**VALIDATION_ERROR, **UNAVAILABLE}
-    )
+    @router.get("/logs", response_model=LogPage, responses={**VALIDATION_ERROR, **UNAVAILABLE})
     def read_logs(
         store: StoreDep,
         page: Annotated[int, Query(ge=1, description="Page number, from 1.")] = 1,
-        limit: Annotated[
-            int, Query(ge=1, le=MAX_LOGS_LIMIT, description="Rows per page.")
-        ] = 10,
+        limit: Annotated[int, Query(ge=1, le=MAX_LOGS_LIMIT, description="Rows per page.")] = 10,
     ) -> LogPage:
         """The update history, newest first, one page at a time."""
         try:

@@ -58,6 +58,4 @@ def _restored(row: LogRow) -> State:
     try:
         return State.model_validate(row.new_value)
     except ValueError as exc:
-        raise StoreError(
-            f"log row {row.id} does not hold a valid state: {exc}"
-        ) from exc
+        raise StoreError(f"log row {row.id} does not hold a valid state: {exc}") from exc

@@ -45,9 +45,7 @@ class LogRow:
 class LogStore:
     """Append-only log of state changes."""
 
-    def __init__(
-        self, path: Path, *, synchronous: str = "FULL", busy_timeout_ms: int = 5000
-    ):
+    def __init__(self, path: Path, *, synchronous: str = "FULL", busy_timeout_ms: int = 5000):
         self.path = path
         self._synchronous = synchronous
         self._busy_timeout_ms = busy_timeout_ms
@@ -90,9 +88,7 @@ class LogStore:
                 self._connections.append(conn)
         yield conn
 
-    def append(
-        self, timestamp: str, old_value: dict[str, Any], new_value: dict[str, Any]
-    ) -> int:
+    def append(self, timestamp: str, old_value: dict[str, Any], new_value: dict[str, Any]) -> int:
         """Record one change durably; returns its id. Raises StoreError, writing nothing."""
         try:
             with self._connection() as conn:

@@ -1,0 +1,66 @@
+Feature: Update log
+  As someone auditing the service
+  I want every update recorded with the state before and after it, newest first, page by page
+  So that I can tell who changed what, and in which order
+
+  Background:
+    Given the service is running
+
+  Scenario: An update is logged with the state before and after it
+    Given the state is counter 10 and message "one"
+    When the client sets the counter to 11
+    And a client reads page 1 of the log with 1 entry per page
+    Then the newest entry records counter 10 and message "one" becoming counter 11 and message "one"
+    And the newest entry is the update the client was answered with
+    And the newest entry's time is in UTC, written in ISO 8601 and ending in Z
+
+  Scenario: The log lists the newest update first
+    Given the client has made 3 updates
+    When a client reads page 1 of the log with 3 entries per page
+    Then the entries are those 3 updates, newest first
+
+  Scenario: Pages split the log without gaps or overlaps
+    Given the client has made 5 updates
+    When a client reads pages 1 to 3 of the log with 2 entries per page
+    Then together the pages hold those 5 updates, newest first, each exactly once
+    And every page holds at most 2 entries
+    And every page counts the whole log and the pages it makes
+
+  Scenario: The last page holds what is left, and the page after it is empty
+    Given the client has made 3 updates
+    When a client reads the last page of the log with 2 entries per page, and the page after it
+    Then the last page holds the entries left over after the full pages
+    And the page after the last is empty, with the same total
+
+  Scenario: Without a page or a limit, the log shows the first 10 entries
+    Given the client has made 11 updates
+    When a client reads the log without choosing a page or a limit
+    Then the answer is 200
+    And the page is page 1 with a limit of 10
+    And the page holds the newest 10 of those updates
+
+  Scenario: A page far past the end is empty, not an error
+    When a client reads page 1000000 of the log with 100 entries per page
+    Then the answer is 200
+    And the page holds no entries
+
+  Scenario Outline: Invalid paging is refused with 400
+    When a client reads the log with "<query>"
+    Then the answer is 400
+    And the error names "<field>"
+
+    Examples: Out of range
+      | query       | field |
+      | page=0      | page  |
+      | page=-1     | page  |
+      | limit=0     | limit |
+      | limit=101   | limit |
+      | limit=-5    | limit |
+
+    Examples: Not whole numbers
+      | query       | field |
+      | page=first  | page  |
+      | page=1.5    | page  |
+      | limit=ten   | limit |
+      | limit=      | limit |
+      | page=1e3    | page  |

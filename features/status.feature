@@ -1,0 +1,28 @@
+Feature: Status
+  As a client of the service
+  I want to read the shared state together with the server's time and uptime
+  So that I know what the service holds and that it is alive
+
+  Background:
+    Given the service is running
+
+  Scenario: The status shows the state, the time and the uptime
+    When a client asks for the status
+    Then the answer is 200
+    And the status holds a whole-number counter and a text message
+    And the status time is now, in UTC, written in ISO 8601 and ending in Z
+    And the uptime is a number of seconds, not negative
+
+  Scenario: The status shows the latest update
+    Given the state is counter 42 and message "status check"
+    When a client asks for the status
+    Then the status shows counter 42 and message "status check"
+
+  Scenario: The uptime grows while the service runs
+    When a client asks for the status twice, a second apart
+    Then the second uptime is about a second more than the first
+
+  Scenario: The service says when it is healthy
+    When a client asks whether the service is healthy
+    Then the answer is 200
+    And the service says it is "ok"

@@ -1,0 +1,129 @@
+Feature: Update the shared state
+  As a client holding the API key
+  I want to set the counter, the message or both
+  So that every client sees the new state, and a bad request changes nothing
+
+  Background:
+    Given the service is running
+
+  Scenario: Setting the counter keeps the message
+    Given the state is counter 1 and message "before"
+    When the client sets the counter to 5
+    Then the answer is 200
+    And the answer shows the new state: counter 5 and message "before"
+    And the answer shows the previous state: counter 1 and message "before"
+    And the status shows counter 5 and message "before"
+    And the update was logged once
+
+  Scenario: Setting the message keeps the counter
+    Given the state is counter 9 and message "old"
+    When the client sets the message to "new"
+    Then the answer is 200
+    And the status shows counter 9 and message "new"
+
+  Scenario: Setting both at once
+    Given the state is counter 0 and message "zero"
+    When the client sets the counter to -3 and the message to "both"
+    Then the answer is 200
+    And the status shows counter -3 and message "both"
+    And the update was logged once
+
+  Scenario Outline: Values at the edges are accepted
+    Given the state is counter 0 and message "edge"
+    When the client sends the update <body>
+    Then the answer is 200
+    And the update was logged once
+
+    Examples: Counters at the ends of the signed 64-bit range
+      | body                                |
+      | {"counter": 9223372036854775807}    |
+      | {"counter": -9223372036854775808}   |
+      | {"counter": 0, "message": null}     |
+
+    Examples: Messages that are unusual but valid
+      | body                                |
+      | {"message": ""}                     |
+      | {"message": "héllo ☃ 🎉 \u00e9"}     |
+      | {"message": "line one\\nline two"}  |
+
+  Scenario: A message exactly as long as the limit is accepted
+    Given the state is counter 0 and message "limit"
+    When the client sends a message exactly as long as the limit
+    Then the answer is 200
+    And the update was logged once
+
+  Scenario Outline: Invalid updates are refused with 400 and change nothing
+    Given the state is counter 7 and message "steady"
+    When the client sends the update <body>
+    Then the answer is 400
+    And the error names "<field>"
+    And nothing changed
+
+    Examples: Nothing to set
+      | body                                  | field   |
+      | {}                                    | body    |
+      | {"counter": null, "message": null}    | body    |
+      | {"counter": null}                     | body    |
+
+    Examples: A counter that is not a whole number
+      | body                                  | field   |
+      | {"counter": "5"}                      | counter |
+      | {"counter": 1.5}                      | counter |
+      | {"counter": 2.0}                      | counter |
+      | {"counter": true}                     | counter |
+      | {"counter": [1]}                      | counter |
+      | {"counter": {"value": 1}}             | counter |
+
+    Examples: A counter outside the signed 64-bit range
+      | body                                  | field   |
+      | {"counter": 9223372036854775808}      | counter |
+      | {"counter": -9223372036854775809}     | counter |
+      | {"counter": 1e30}                     | counter |
+
+    Examples: A message that is not text
+      | body                                  | field   |
+      | {"message": 5}                        | message |
+      | {"message": false}                    | message |
+      | {"message": ["a"]}                    | message |
+      | {"message": {"text": "a"}}            | message |
+
+    Examples: A field the service does not know
+      | body                                  | field   |
+      | {"counter": 1, "colour": "red"}       | colour  |
+      | {"Counter": 1}                        | Counter |
+
+    Examples: A body that is not a JSON object
+      | body                                  | field   |
+      | [1, 2]                                | body    |
+      | "counter"                             | body    |
+      | 5                                     | body    |
+      | null                                  | body    |
+      | {"counter": 5                         | body    |
+      | counter=5                             | body    |
+
+  Scenario: A message longer than the limit is refused
+    Given the state is counter 7 and message "steady"
+    When the client sends a message one character longer than the limit
+    Then the answer is 400
+    And the error names "message"
+    And nothing changed
+
+  Scenario: A body larger than the size limit is refused
+    Given the state is counter 7 and message "steady"
+    When the client sends an update body larger than 16 KiB
+    Then the answer is 400
+    And the error names "body"
+    And nothing changed
+
+  Scenario Outline: An update not declared as JSON is refused
+    Given the state is counter 7 and message "steady"
+    When the client sends {"counter": 8} declared as "<content type>"
+    Then the answer is 400
+    And the error names "content-type"
+    And nothing changed
+
+    Examples:
+      | content type                      |
+      | text/plain                        |
+      | application/x-www-form-urlencoded |
+      |                                   |

@@ -1,0 +1,1 @@
+"""What the acceptance tests drive: targets, drivers, readiness waits, the teardown check."""

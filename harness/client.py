@@ -1,0 +1,89 @@
+"""A small HTTP client for the service, over requests: what the steps talk through."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+API_KEY_HEADER = "X-API-KEY"
+
+#: Sentinel: send the client's own key.
+OWN_KEY = object()
+
+
+class ApiClient:
+    """Talks to one deployment. Every call returns the raw response: steps assert on it."""
+
+    def __init__(self, base_url: str, api_key: str | None, *, timeout: float = 10.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.api_key = api_key
+        self.timeout = timeout
+        self.session = requests.Session()
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", self.timeout)
+        return self.session.request(method, self.url(path), **kwargs)
+
+    def status(self) -> requests.Response:
+        return self.request("GET", "/status")
+
+    def health(self) -> requests.Response:
+        return self.request("GET", "/health")
+
+    def logs(self, **params: Any) -> requests.Response:
+        return self.request("GET", "/logs", params=params)
+
+    def update(
+        self,
+        body: Any = None,
+        *,
+        raw: bytes | str | None = None,
+        key: object = OWN_KEY,
+        headers: dict[str, str | None] | None = None,
+        params: dict[str, str] | None = None,
+    ) -> requests.Response:
+        """POST /update with a JSON body (or ``raw`` bytes as they are) and, by default, the
+        client's key; ``key=None`` sends none, a string sends that one. A header given as None
+        is left out."""
+        all_headers: dict[str, str | None] = {"Content-Type": "application/json", **(headers or {})}
+        sent_key = self.api_key if key is OWN_KEY else key
+        if isinstance(sent_key, str):
+            all_headers[API_KEY_HEADER] = sent_key
+        if raw is not None:
+            return self.request("POST", "/update", data=raw, headers=all_headers, params=params)
+        return self.request("POST", "/update", json=body, headers=all_headers, params=params)
+
+    def current_state(self) -> dict[str, Any]:
+        response = self.status()
+        response.raise_for_status()
+        state: dict[str, Any] = response.json()["state"]
+        return state
+
+    def log_total(self) -> int:
+        response = self.logs(page=1, limit=1)
+        response.raise_for_status()
+        return int(response.json()["total"])
+
+    def set_state(self, **changes: Any) -> dict[str, Any]:
+        """Update and insist it worked: for Givens that prepare a scenario."""
+        response = self.update(changes)
+        if response.status_code != 200:
+            raise AssertionError(
+                f"setting up the state failed: {response.status_code} {response.text}"
+            )
+        body: dict[str, Any] = response.json()
+        return body
+
+    def max_message_length(self) -> int:
+        """The message limit the deployment declares in its OpenAPI document."""
+        response = self.request("GET", "/openapi.json")
+        response.raise_for_status()
+        schema = response.json()["components"]["schemas"]["UpdateRequest"]
+        for option in schema["properties"]["message"]["anyOf"]:
+            if "maxLength" in option:
+                return int(option["maxLength"])
+        raise AssertionError("the OpenAPI document declares no message limit")

@@ -1,0 +1,44 @@
+"""The targets the scenarios run against, by name."""
+
+from __future__ import annotations
+
+from harness.targets.base import (
+    RESTART,
+    Endpoint,
+    Target,
+    TargetOptions,
+    TargetUnavailable,
+)
+from harness.targets.process import ProcessTarget
+from harness.targets.url import UrlTarget
+
+#: Every target, by the name --target takes. A name mapped to None is planned, not built yet.
+TARGETS: dict[str, type[Target] | None] = {
+    "local": None,
+    "process": ProcessTarget,
+    "url": UrlTarget,
+    "aws": None,
+}
+
+
+def make_target(name: str, options: TargetOptions) -> Target:
+    """The target called ``name``; TargetUnavailable when it cannot run here."""
+    if name not in TARGETS:
+        raise TargetUnavailable(f"unknown target {name!r}: choose one of {', '.join(TARGETS)}")
+    target_class = TARGETS[name]
+    if target_class is None:
+        raise TargetUnavailable(
+            f"the {name} target is not available yet: use --target=process or --target=url"
+        )
+    return target_class(options)
+
+
+__all__ = [
+    "RESTART",
+    "TARGETS",
+    "Endpoint",
+    "Target",
+    "TargetOptions",
+    "TargetUnavailable",
+    "make_target",
+]

@@ -1,0 +1,78 @@
+"""What every target offers: start a deployment, reach it, maybe restart it, stop it."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+PROJECT = "state-api"
+
+#: A target that can stop and start the service over the same data offers this.
+RESTART = "restart"
+
+
+def new_run_id() -> str:
+    """A short id, unique per run, carried by every resource the run creates."""
+    return f"run-{uuid.uuid4().hex[:12]}"
+
+
+def new_api_key() -> str:
+    """A fresh random key for one deployment."""
+    return secrets.token_urlsafe(24)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a deployment answers, and the key its POST /update needs (None: auth is off)."""
+
+    base_url: str
+    api_key: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class TargetOptions:
+    """What the command line says about the target."""
+
+    base_url: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    keep: bool = False
+    reuse: bool = False
+    run_id: str = field(default_factory=new_run_id)
+
+
+class TargetUnavailable(Exception):
+    """The target cannot run on this machine; the message says what to do instead."""
+
+
+class Target(ABC):
+    """One kind of deployment the scenarios run against."""
+
+    name: ClassVar[str]
+    #: Capabilities such as RESTART; a scenario tagged with one is skipped elsewhere.
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, options: TargetOptions) -> None:
+        self.options = options
+        #: Set once start() has answered.
+        self.endpoint: Endpoint | None = None
+
+    @abstractmethod
+    def start(self) -> Endpoint:
+        """Bring the deployment up and wait until it is healthy."""
+
+    @abstractmethod
+    def stop(self) -> None:
+        """Take down what start() created (unless told to keep it). Safe to call twice."""
+
+    def restart(self) -> None:
+        """Stop and start the service over the same data, at the same endpoint."""
+        raise TargetUnavailable(f"the {self.name} target cannot restart the service")
+
+    def cannot(self, capability: str) -> str | None:
+        """Why this target cannot offer a capability, or None when it can."""
+        if capability in self.capabilities:
+            return None
+        return f"the {self.name} target has no control over the service ({capability})"

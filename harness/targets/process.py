@@ -1,0 +1,141 @@
+"""The `process` target: ``uvicorn app.main:app`` as a real subprocess on a free port."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import IO
+
+from harness.ports import free_port
+from harness.readiness import wait_for_health
+from harness.targets.base import RESTART, Endpoint, Target, new_api_key
+
+logger = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class ServiceProcess:
+    """One uvicorn process serving the app over a given database, on a given port."""
+
+    def __init__(self, database: Path, port: int, api_key: str | None, *, log_path: Path) -> None:
+        self.database = database
+        self.port = port
+        self.api_key = api_key
+        self.log_path = log_path
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def start(self, *, timeout: float = 30.0) -> None:
+        env = {
+            **os.environ,
+            "DATABASE_PATH": str(self.database),
+            "API_KEY": self.api_key or "",
+            "PYTHONUNBUFFERED": "1",
+        }
+        self._log = self.log_path.open("ab")
+        command = [sys.executable, "-m", "uvicorn", "app.main:app"]
+        command += ["--host", "127.0.0.1", "--port", str(self.port)]
+        self._process = subprocess.Popen(  # nosec B603 - a fixed command, no shell
+            command, cwd=REPO_ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT
+        )
+        try:
+            wait_for_health(
+                self.base_url,
+                timeout=timeout,
+                still_alive=self.alive,
+                context=self.output,
+            )
+        except BaseException:
+            self.stop()
+            raise
+
+    def alive(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def output(self) -> str:
+        """What the server printed so far."""
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "server output:\n" + text[-4000:]
+
+    def stop(self, *, timeout: float = 10.0) -> int | None:
+        """SIGTERM, then SIGKILL after ``timeout``. Returns the exit code."""
+        code = None
+        if self._process is not None:
+            if self._process.poll() is None:
+                self._process.send_signal(signal.SIGTERM)
+                try:
+                    self._process.wait(timeout=timeout)
+                except subprocess.TimeoutExpired:
+                    logger.warning("the server ignored SIGTERM for %ss; killing it", timeout)
+                    self._process.kill()
+                    self._process.wait()
+            code = self._process.returncode
+            self._process = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        return code
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, with no chance to clean up."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+            self._process = None
+
+
+class ProcessTarget(Target):
+    """A fresh server with its own temporary database and a generated API key."""
+
+    name = "process"
+    capabilities = frozenset({RESTART})
+
+    _workdir: Path | None = None
+    _server: ServiceProcess | None = None
+
+    def start(self) -> Endpoint:
+        self._workdir = Path(tempfile.mkdtemp(prefix=f"state-api-{self.options.run_id}-"))
+        api_key = self.options.api_key or new_api_key()
+        self._server = ServiceProcess(
+            self._workdir / "logs.db",
+            free_port(),
+            api_key,
+            log_path=self._workdir / "server.log",
+        )
+        self._server.start()
+        logger.info("process target: %s (data in %s)", self._server.base_url, self._workdir)
+        return Endpoint(self._server.base_url, api_key)
+
+    def restart(self) -> None:
+        assert self._server is not None, "start() first"
+        self._server.stop()
+        self._server.start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        if self._workdir is not None:
+            if self.options.keep:
+                logger.warning("kept the data of the process target in %s", self._workdir)
+            else:
+                shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None

@@ -1,0 +1,65 @@
+"""Steps for the API key."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+import requests
+from pytest_bdd import given, parsers, then, when
+
+from harness.client import ApiClient
+from harness.targets import Endpoint
+
+#: How each phrase of the Examples sends (or fails to send) the key.
+CREDENTIALS: dict[str, Callable[[ApiClient, str], requests.Response]] = {
+    "without a key": lambda c, key: c.update({"counter": 4}, key=None),
+    "with an empty key": lambda c, key: c.update({"counter": 4}, key=""),
+    "with a wrong key": lambda c, key: c.update({"counter": 4}, key="not-" + key),
+    "with the key in another case": lambda c, key: c.update({"counter": 4}, key=key.swapcase()),
+    "with the key less its last character": lambda c, key: c.update({"counter": 4}, key=key[:-1]),
+    "with the key and one more character": lambda c, key: c.update({"counter": 4}, key=key + "x"),
+    "with the key in the query string": lambda c, key: c.update(
+        {"counter": 4}, key=None, params={"api_key": key, "X-API-KEY": key}
+    ),
+    "with the key as a bearer token": lambda c, key: c.update(
+        {"counter": 4}, key=None, headers={"Authorization": f"Bearer {key}"}
+    ),
+    "with the key in the body": lambda c, key: c.update({"counter": 4, "X-API-KEY": key}, key=None),
+}
+
+READS: dict[str, Callable[[ApiClient], requests.Response]] = {
+    "the status": ApiClient.status,
+    "the log": lambda c: c.logs(),
+    "the health": ApiClient.health,
+}
+
+
+@given("the service requires an API key", target_fixture="api_key")
+def service_requires_key(endpoint: Endpoint) -> str:
+    if endpoint.api_key is None:
+        pytest.skip("no API key is known for this deployment (give --api-key)")
+    # A key with no letters has no "other case": the scenario would prove nothing.
+    assert endpoint.api_key.swapcase() != endpoint.api_key, "use a key with letters"
+    return endpoint.api_key
+
+
+@when(parsers.parse("a client sends an update {credentials}"), target_fixture="answer")
+def send_with_credentials(client: ApiClient, api_key: str, credentials: str) -> requests.Response:
+    return CREDENTIALS[credentials](client, api_key)
+
+
+@when("a client sends an invalid update without a key", target_fixture="answer")
+def send_invalid_without_key(client: ApiClient) -> requests.Response:
+    return client.update({"counter": "not a number"}, key=None)
+
+
+@when(parsers.parse("a client without a key reads {what}"), target_fixture="answer")
+def read_without_key(endpoint: Endpoint, what: str) -> requests.Response:
+    return READS[what](ApiClient(endpoint.base_url, api_key=None))
+
+
+@then("the answer does not contain the key")
+def answer_hides_key(answer: requests.Response, api_key: str) -> None:
+    assert api_key not in answer.text
+    assert all(api_key not in value for value in answer.headers.values())

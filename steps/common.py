@@ -1,0 +1,103 @@
+"""Steps every feature shares: the service, the state a scenario starts from, the answer."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import requests
+from pytest_bdd import given, parsers, then
+
+from harness.client import ApiClient
+
+#: How far the service's clock may be from the test machine's.
+CLOCK_TOLERANCE = timedelta(minutes=2)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the service held before the scenario's action."""
+
+    state: dict[str, Any]
+    total: int
+
+
+@dataclass
+class Made:
+    """The updates a scenario made itself, oldest first, as the service answered them."""
+
+    answers: list[dict[str, Any]]
+
+    @property
+    def ids(self) -> list[int]:
+        return [answer["log_id"] for answer in self.answers]
+
+
+def take_snapshot(client: ApiClient) -> Snapshot:
+    return Snapshot(client.current_state(), client.log_total())
+
+
+def assert_utc_iso8601_now(text: str) -> None:
+    assert text.endswith("Z"), f"{text!r} does not end in Z"
+    moment = datetime.fromisoformat(text.removesuffix("Z") + "+00:00")
+    drift = abs(datetime.now(UTC) - moment)
+    assert drift < CLOCK_TOLERANCE, f"{text} is {drift} away from now"
+
+
+@given("the service is running")
+@then("the service is running")
+def service_is_running(client: ApiClient) -> None:
+    response = client.health()
+    assert response.status_code == 200, response.text
+
+
+@given(
+    parsers.parse('the state is counter {counter:d} and message "{message}"'),
+    target_fixture="before",
+)
+def state_is(client: ApiClient, counter: int, message: str) -> Snapshot:
+    client.set_state(counter=counter, message=message)
+    return take_snapshot(client)
+
+
+@given(parsers.parse("the client has made {count:d} updates"), target_fixture="made")
+def client_has_made_updates(client: ApiClient, count: int) -> Made:
+    start = random.randrange(1_000_000)  # nosec B311 - a marker, not a secret
+    return Made([client.set_state(counter=start + n) for n in range(count)])
+
+
+@pytest.fixture
+def answer() -> requests.Response:
+    raise AssertionError("this step needs a When step that makes a request first")
+
+
+@then(parsers.parse("the answer is {code:d}"))
+def answer_is(answer: requests.Response, code: int) -> None:
+    assert answer.status_code == code, f"{answer.status_code}: {answer.text}"
+    assert answer.headers.get("content-type", "").startswith("application/json"), answer.headers
+
+
+@then(parsers.parse('the error names "{field}"'))
+def error_names(answer: requests.Response, field: str) -> None:
+    body = answer.json()
+    assert isinstance(body.get("detail"), str), body
+    named = [error["field"] for error in body.get("errors", [])]
+    assert field in named, f"{field!r} not among {named}: {body}"
+
+
+@then("nothing changed")
+def nothing_changed(client: ApiClient, before: Snapshot) -> None:
+    assert take_snapshot(client) == before
+
+
+@then("the update was logged once")
+def logged_once(client: ApiClient, before: Snapshot) -> None:
+    assert client.log_total() == before.total + 1
+
+
+@then(parsers.parse('the status shows counter {counter:d} and message "{message}"'))
+def status_shows(client: ApiClient, counter: int, message: str) -> None:
+    assert client.current_state() == {"counter": counter, "message": message}
