@@ -1,0 +1,185 @@
+locals {
+  # The tags every resource of a run carries. The provider applies them through default_tags;
+  # the root volume and the primary network interface get them explicitly below, because
+  # aws_instance does not pass default_tags to the interface at all.
+  tags = {
+    ManagedBy = var.managed_by
+    Project   = var.project
+    RunId     = var.run_id
+  }
+  name = "${var.project}-${var.run_id}"
+
+  # null when no default subnet fits: data.aws_subnet.api's precondition says so clearly.
+  subnet_id = var.subnet_id != null ? var.subnet_id : try(sort(data.aws_subnets.default[0].ids)[0], null)
+
+  user_data = templatefile("${path.module}/user_data.sh", {
+    api_key     = var.api_key
+    app_bundle  = var.app_bundle
+    image       = "${var.project}-api:${var.run_id}"
+    managed_by  = var.managed_by
+    project     = var.project
+    run_id      = var.run_id
+    ttl_minutes = var.ttl_minutes
+  })
+  # cloud-init unpacks gzip'd user data; compressing leaves room under the 16 KB limit.
+  user_data_base64 = base64gzip(local.user_data)
+  # 16 KB of raw user data is 21,848 characters of base64.
+  user_data_limit = 21848
+}
+
+data "aws_ssm_parameter" "al2023" {
+  name = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+}
+
+data "aws_vpc" "default" {
+  count = var.subnet_id == null ? 1 : 0
+
+  default = true
+}
+
+# Not every availability zone offers every instance type (t3.micro is missing from some).
+data "aws_ec2_instance_type_offerings" "api" {
+  count = var.subnet_id == null ? 1 : 0
+
+  location_type = "availability-zone"
+
+  filter {
+    name   = "instance-type"
+    values = [var.instance_type]
+  }
+}
+
+data "aws_subnets" "default" {
+  count = var.subnet_id == null ? 1 : 0
+
+  filter {
+    name   = "vpc-id"
+    values = [data.aws_vpc.default[0].id]
+  }
+
+  filter {
+    name   = "default-for-az"
+    values = ["true"]
+  }
+
+  filter {
+    name   = "availability-zone"
+    values = data.aws_ec2_instance_type_offerings.api[0].locations
+  }
+}
+
+data "aws_subnet" "api" {
+  id = local.subnet_id
+
+  lifecycle {
+    precondition {
+      condition     = local.subnet_id != null
+      error_message = "No default subnet in ${var.region} offers ${var.instance_type}: pass subnet_id."
+    }
+  }
+}
+
+resource "aws_security_group" "api" {
+  name_prefix = "${local.name}-"
+  description = "API of ${local.name}: TCP 5000 in from the allowed CIDRs, HTTPS out"
+  vpc_id      = data.aws_subnet.api.vpc_id
+
+  tags = {
+    Name = "${local.name}-api"
+  }
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_vpc_security_group_ingress_rule" "api" {
+  for_each = toset(var.allowed_cidrs)
+
+  security_group_id = aws_security_group.api.id
+  description       = "API on TCP 5000 from ${each.value}"
+  ip_protocol       = "tcp"
+  from_port         = 5000
+  to_port           = 5000
+  cidr_ipv4         = strcontains(each.value, ":") ? null : each.value
+  cidr_ipv6         = strcontains(each.value, ":") ? each.value : null
+
+  tags = {
+    Name = "${local.name}-api-in"
+  }
+}
+
+# Outbound is open to any address, but on 443 only: the first boot fetches dnf packages, the
+# base image and Python packages over HTTPS from hosts with changing addresses. DNS (the VPC
+# resolver), NTP (Amazon Time Sync) and the metadata service are link-local or VPC-internal
+# and not filtered by security groups.
+resource "aws_vpc_security_group_egress_rule" "https" {
+  security_group_id = aws_security_group.api.id
+  description       = "HTTPS out for the first boot: packages, base image, Python packages"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  cidr_ipv4         = "0.0.0.0/0"
+
+  tags = {
+    Name = "${local.name}-https-out"
+  }
+}
+
+resource "aws_instance" "api" {
+  #checkov:skip=CKV_AWS_88:The API is reached on its public IP; ingress is TCP 5000 from the allowed /32s only.
+  #checkov:skip=CKV_AWS_126:Detailed monitoring costs extra and nobody reads it for one instance that lives two hours.
+  #checkov:skip=CKV_AWS_135:t3 types are EBS-optimized anyway; setting it would break t2.micro, one variable away.
+  #checkov:skip=CKV2_AWS_41:The instance calls no AWS API, so it gets no instance profile (least privilege).
+  ami                                  = data.aws_ssm_parameter.al2023.insecure_value
+  instance_type                        = var.instance_type
+  subnet_id                            = data.aws_subnet.api.id
+  vpc_security_group_ids               = [aws_security_group.api.id]
+  associate_public_ip_address          = true
+  monitoring                           = false
+  instance_initiated_shutdown_behavior = "terminate"
+  user_data_base64                     = local.user_data_base64
+  user_data_replace_on_change          = true
+
+  metadata_options {
+    http_endpoint               = "enabled"
+    http_tokens                 = "required"
+    http_put_response_hop_limit = 1
+    instance_metadata_tags      = "disabled"
+  }
+
+  root_block_device {
+    encrypted             = true
+    volume_type           = "gp3"
+    volume_size           = 10
+    delete_on_termination = true
+
+    tags = merge(local.tags, {
+      Name = "${local.name}-root"
+    })
+  }
+
+  tags = {
+    Name = "${local.name}-api"
+  }
+
+  lifecycle {
+    # A newer AMI must not replace a running deployment that a later apply only inspects.
+    ignore_changes = [ami]
+
+    precondition {
+      condition     = length(local.user_data_base64) <= local.user_data_limit
+      error_message = "User data exceeds the 16 KB EC2 limit: make the application bundle smaller."
+    }
+  }
+}
+
+resource "aws_ec2_tag" "network_interface" {
+  for_each = merge(local.tags, {
+    Name = "${local.name}-eni"
+  })
+
+  resource_id = aws_instance.api.primary_network_interface_id
+  key         = each.key
+  value       = each.value
+}
