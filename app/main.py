@@ -11,12 +11,13 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.auth import API_KEY_HEADER
 from app.config import Settings, settings
 from app.errors import BodySizeLimitMiddleware, install_error_handlers
-from app.models import update_request_model
+from app.models import State, update_request_model
 from app.routes import build_router
 from app.state import StateService
 from app.store import LogStore
@@ -107,22 +108,29 @@ def create_app(config: Settings | None = None) -> FastAPI:
     )
     app.state.settings = config
     install_error_handlers(app)
-    app.include_router(build_router(update_request_model(config.MAX_MESSAGE_LENGTH)))
+    update_model = update_request_model(config.MAX_MESSAGE_LENGTH)
+    app.include_router(build_router(update_model))
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=config.MAX_BODY_BYTES)
     app.add_middleware(AccessLogMiddleware)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = truthful_openapi(app, auth_enabled=config.api_key is not None)
+            app.openapi_schema = truthful_openapi(
+                app,
+                auth_enabled=config.api_key is not None,
+                exact_models={"UpdateRequest": update_model, "State": State},
+            )
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
 
 
-def truthful_openapi(app: FastAPI, *, auth_enabled: bool) -> dict[str, Any]:
-    """FastAPI's document, less what this service never answers (422), and with the API-key
-    scheme only when a key is configured."""
+def truthful_openapi(
+    app: FastAPI, *, auth_enabled: bool, exact_models: dict[str, type[BaseModel]]
+) -> dict[str, Any]:
+    """FastAPI's document, less what this service never answers (422), with the API-key
+    scheme only when a key is configured, and ``exact_models`` as pydantic writes them."""
     schema = get_openapi(
         title=app.title,
         version=app.version,
@@ -137,6 +145,10 @@ def truthful_openapi(app: FastAPI, *, auth_enabled: bool) -> dict[str, Any]:
                 operation.pop("security", None)
                 responses.pop("401", None)
     components = schema.get("components", {})
+    # FastAPI passes bounds through floats: 2**63 - 1 would be declared as 2**63.
+    ref_template = "#/components/schemas/{model}"
+    for name, model in exact_models.items():
+        components["schemas"][name] = model.model_json_schema(ref_template=ref_template)
     for unused in ("HTTPValidationError", "ValidationError"):
         components.get("schemas", {}).pop(unused, None)
     if not auth_enabled:

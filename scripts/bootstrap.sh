@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Creates the virtual environment (.venv, or $VENV) and installs one pinned requirements file
+# into it: requirements.txt to run the service, requirements-dev.txt to test it. Reinstalls
+# only when a requirements file changed.
+# Usage: scripts/bootstrap.sh [requirements.txt|requirements-dev.txt]
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+requirements="${1:-requirements-dev.txt}"
+venv="${VENV:-$root/.venv}"
+python="${PYTHON:-python3}"
+
+if [ ! -x "$venv/bin/python" ]; then
+  echo "creating the virtual environment in $venv" >&2
+  "$python" -m venv "$venv"
+fi
+
+stamp="$venv/.installed-$(basename "$requirements")"
+digest="$(cat "$root/requirements.txt" "$root/$requirements" | sha256sum | cut -d' ' -f1)"
+if [ "$(cat "$stamp" 2>/dev/null || true)" != "$digest" ]; then
+  echo "installing $requirements into $venv" >&2
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$root/$requirements"
+  echo "$digest" >"$stamp"
+fi

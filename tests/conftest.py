@@ -1,0 +1,41 @@
+"""Fixtures for the tests of the service's own parts."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from app.store import LogStore
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "nested" / "dir" / "logs.db"
+
+
+@pytest.fixture
+def store(db_path: Path) -> Iterator[LogStore]:
+    log_store = LogStore(db_path)
+    yield log_store
+    log_store.close()
+
+
+@contextmanager
+def failing_writes(path: Path, message: str = "disk is full") -> Iterator[None]:
+    """Make every INSERT into the log fail inside SQLite itself, as a full disk would."""
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute(
+            "CREATE TRIGGER fail_writes BEFORE INSERT ON logs "
+            f"BEGIN SELECT RAISE(ABORT, '{message}'); END"
+        )
+        conn.commit()
+        yield
+    finally:
+        conn.execute("DROP TRIGGER IF EXISTS fail_writes")
+        conn.commit()
+        conn.close()
