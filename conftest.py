@@ -33,7 +33,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--target",
         choices=list(TARGETS),
-        default="process",
+        default="local",
         help="the deployment the scenarios run against (default: %(default)s)",
     )
     group.addoption("--base-url", help="the deployment to test with --target=url")

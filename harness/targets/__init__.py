@@ -9,12 +9,13 @@ from harness.targets.base import (
     TargetOptions,
     TargetUnavailable,
 )
+from harness.targets.local import LocalTarget
 from harness.targets.process import ProcessTarget
 from harness.targets.url import UrlTarget
 
 #: Every target, by the name --target takes. A name mapped to None is planned, not built yet.
 TARGETS: dict[str, type[Target] | None] = {
-    "local": None,
+    "local": LocalTarget,
     "process": ProcessTarget,
     "url": UrlTarget,
     "aws": None,

@@ -1,0 +1,169 @@
+"""The `local` target: the service's image, built from this tree, run as one container.
+
+Everything it creates (a network, a volume for /data, the container) carries the project's and
+the run's labels, and is removed at stop, unless --keep.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import ClassVar, NoReturn
+
+from harness.docker import (
+    CONTAINER_PORT,
+    LABEL_MANAGED_BY,
+    LABEL_PROJECT,
+    MANAGED_BY,
+    Docker,
+    DockerError,
+    EngineUnavailable,
+    Labels,
+    ensure_image,
+)
+from harness.ports import free_port
+from harness.readiness import wait_for_health
+from harness.targets.base import (
+    PROJECT,
+    RESTART,
+    Endpoint,
+    Target,
+    TargetOptions,
+    TargetUnavailable,
+    new_api_key,
+)
+
+logger = logging.getLogger(__name__)
+
+#: Seconds a container gets to become healthy (a first start of a cold image included).
+HEALTH_TIMEOUT = 60.0
+#: Seconds between SIGTERM and SIGKILL when the container is stopped.
+STOP_TIMEOUT = 10
+
+
+class LocalTarget(Target):
+    """A container of the image built from this tree, on a free 127.0.0.1 port."""
+
+    name = "local"
+    capabilities: ClassVar[frozenset[str]] = frozenset({RESTART})
+
+    #: The host port to publish on; None picks a free one.
+    host_port: int | None = None
+
+    def __init__(self, options: TargetOptions) -> None:
+        super().__init__(options)
+        self.docker = Docker()
+        self.labels = Labels(self.options.run_id)
+        prefix = f"{PROJECT}-{self.options.run_id}"
+        self.container = prefix
+        self.volume = f"{prefix}-data"
+        self.network = prefix
+        self._created = False
+        self._reused = False
+
+    @property
+    def base_url(self) -> str:
+        assert self.endpoint is not None, "start() first"
+        return self.endpoint.base_url
+
+    def start(self) -> Endpoint:
+        try:
+            self.docker.require_engine()
+        except EngineUnavailable as exc:
+            raise_unavailable(exc)
+        if self.options.reuse:
+            return self._reuse()
+        image = ensure_image(self.docker)
+        api_key = self.options.api_key or new_api_key()
+        port = self.host_port or free_port()
+        labels = self.labels.as_dict()
+        # Marked before anything exists: stop() removes whatever got created, even after an
+        # interrupt half-way through.
+        self._created = True
+        try:
+            self.docker.create_network(self.network, labels)
+            self.docker.create_volume(self.volume, labels)
+            self.docker.run_container(
+                image,
+                name=self.container,
+                labels=labels,
+                publish=("127.0.0.1", port, CONTAINER_PORT),
+                env={"API_KEY": api_key},
+                volumes={self.volume: "/data"},
+                network=self.network,
+            )
+            endpoint = Endpoint(f"http://127.0.0.1:{port}", api_key)
+            self._wait_healthy(endpoint.base_url)
+        except BaseException:
+            self.stop(force=True)
+            raise
+        logger.info(
+            "local target: %s (container %s, image %s)", endpoint.base_url, self.container, image
+        )
+        return endpoint
+
+    def _wait_healthy(self, base_url: str) -> None:
+        wait_for_health(
+            base_url,
+            timeout=HEALTH_TIMEOUT,
+            still_alive=lambda: self.docker.running(self.container),
+            context=lambda: (
+                f"logs of container {self.container}:\n" + self.docker.logs(self.container, tail=60)
+            ),
+        )
+
+    def _reuse(self) -> Endpoint:
+        """The newest running container a previous --keep left."""
+        kept = self.docker.containers(
+            {LABEL_PROJECT: PROJECT, LABEL_MANAGED_BY: MANAGED_BY}, running_only=True
+        )
+        if not kept:
+            raise_unavailable("--reuse: no running container of a previous --keep run")
+        details = self.docker.inspect(kept[0])
+        env = dict(item.split("=", 1) for item in details["Config"]["Env"])
+        binding = details["NetworkSettings"]["Ports"][f"{CONTAINER_PORT}/tcp"][0]
+        endpoint = Endpoint(f"http://{binding['HostIp']}:{binding['HostPort']}", env.get("API_KEY"))
+        self.container = kept[0]
+        self._reused = True
+        self._wait_healthy(endpoint.base_url)
+        logger.info("local target: reusing %s at %s", self.container, endpoint.base_url)
+        return endpoint
+
+    def restart(self) -> None:
+        self.docker.restart(self.container, stop_timeout=STOP_TIMEOUT)
+        self._wait_healthy(self.base_url)
+
+    def stop(self, *, force: bool = False) -> None:
+        if self._reused:
+            return
+        if not self._created:
+            return
+        if self.options.keep and not force:
+            url = self.endpoint.base_url if self.endpoint else "(not started)"
+            # Straight to the terminal: pytest captures logging and stdout at session end.
+            print(
+                f"\nkept container {self.container} at {url}; test it again with "
+                f"--reuse, remove it with: python -m harness.docker clean --run-id "
+                f"{self.options.run_id}",
+                file=sys.__stderr__,
+            )
+            return
+        self.docker.remove_run(
+            self.options.run_id,
+            containers=[self.container],
+            volumes=[self.volume],
+            networks=[self.network],
+            stop_timeout=STOP_TIMEOUT,
+        )
+        self._created = False
+        remaining = self.leftovers()
+        if remaining:
+            raise DockerError(f"still there after stopping the local target: {remaining}")
+
+    def leftovers(self) -> list[str]:
+        """What still carries this run's id on the engine."""
+        return self.docker.leftovers(self.options.run_id).describe()
+
+
+def raise_unavailable(reason: object) -> NoReturn:
+    raise TargetUnavailable(f"--target=local: {reason}")
