@@ -22,6 +22,7 @@ pytest_plugins = [
     "steps.logs",
     "steps.auth",
     "steps.persistence",
+    "steps.teardown",
 ]
 
 #: Scenario tags that name a capability the target must offer.

@@ -1,0 +1,47 @@
+"""Steps that start a throw-away deployment, tear it down and look for what it left."""
+
+from __future__ import annotations
+
+import pytest
+from pytest_bdd import given, then, when
+
+from harness.client import ApiClient
+from harness.leftovers import ChecksLeftovers
+from harness.targets import Target, TargetOptions
+
+
+@given(
+    "a throw-away deployment of the kind under test, with a run id of its own",
+    target_fixture="throwaway",
+)
+def throwaway_deployment(target: Target, request: pytest.FixtureRequest) -> Target:
+    if not isinstance(target, ChecksLeftovers):
+        pytest.skip(f"the {target.name} target keeps no inventory of what it leaves behind")
+    # Never kept, whatever --keep says: this deployment exists only to be torn down.
+    deployment = type(target)(TargetOptions())
+    request.addfinalizer(deployment.stop)
+    deployment.endpoint = deployment.start()
+    return deployment
+
+
+@given("the deployment answers and what it created carries its run id")
+def deployment_answers(throwaway: Target) -> None:
+    assert throwaway.endpoint is not None
+    assert throwaway.options.run_id != "", "a run id of its own"
+    response = ApiClient(throwaway.endpoint.base_url, throwaway.endpoint.api_key).health()
+    assert response.status_code == 200, response.text
+    assert isinstance(throwaway, ChecksLeftovers)
+    # The inventory must see the deployment while it runs, or an empty one proves nothing.
+    assert throwaway.leftovers(), f"nothing found carrying {throwaway.options.run_id}"
+
+
+@when("the deployment is torn down")
+def deployment_torn_down(throwaway: Target) -> None:
+    throwaway.stop()
+
+
+@then("nothing that carries its run id remains")
+def nothing_remains(throwaway: Target) -> None:
+    assert isinstance(throwaway, ChecksLeftovers)
+    remaining = throwaway.leftovers()
+    assert remaining == [], f"left behind by {throwaway.options.run_id}: {remaining}"
