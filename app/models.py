@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 from pydantic.config import JsonDict
 
 INT64_MIN = -(2**63)
@@ -19,7 +26,22 @@ Timestamp = Annotated[
         examples=["2025-01-01T12:00:00.000000Z"],
     ),
 ]
-Counter = Annotated[int, Field(strict=True, ge=INT64_MIN, le=INT64_MAX)]
+
+
+def _whole_float_as_int(value: Any) -> Any:
+    """``2.0`` is the integer 2: JSON has one number type, and JSON Schema 2020-12 (which the
+    OpenAPI 3.1 document speaks) counts a number with a zero fraction as an integer. Anything
+    else is left to strict validation: ``"5"``, ``true`` and ``1.5`` stay refused."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Counter = Annotated[
+    int,
+    Field(strict=True, ge=INT64_MIN, le=INT64_MAX),
+    BeforeValidator(_whole_float_as_int),
+]
 
 
 class State(BaseModel):
