@@ -1,0 +1,287 @@
+"""The teardown check: which AWS resources still carry a run's tags.
+
+Two sources, because neither is enough alone:
+
+- The Resource Groups Tagging API lists every tagged resource of every service, but also
+  resources that are gone (a terminated instance stays listed for about an hour).
+- Direct EC2 look-ups (instances, volumes, security groups, network interfaces, elastic IPs),
+  filtered by the same tags, say what really exists and in which state.
+
+A tagging hit of a type EC2 can look up is a leftover only if the direct look-up confirms it;
+a hit of any other type is reported as it is. A terminated instance, a deleted volume count as
+gone; an instance ``shutting-down`` is still there (it may yet fail to terminate), and
+:func:`wait_until_gone` retries for a bounded time for it to finish.
+
+boto3 honours ``AWS_ENDPOINT_URL`` (and ``AWS_ENDPOINT_URL_EC2`` and so on) by itself, which
+is how the tests point this at moto's server.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import boto3  # type: ignore[import-untyped]
+from botocore.config import Config  # type: ignore[import-untyped]
+from botocore.exceptions import (  # type: ignore[import-untyped]
+    BotoCoreError,
+    ClientError,
+    NoCredentialsError,
+    NoRegionError,
+)
+from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_delay, wait_exponential
+
+logger = logging.getLogger(__name__)
+
+#: Instance and volume states that mean the resource is gone.
+GONE_STATES = frozenset({"terminated", "deleted"})
+#: EC2 resource types (as in ARNs) that have a direct look-up below.
+LOOKED_UP_TYPES = frozenset(
+    {"instance", "volume", "security-group", "network-interface", "elastic-ip"}
+)
+#: Fail fast on an unreachable endpoint: two attempts, short connect timeout.
+CLIENT_CONFIG = Config(
+    retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=30
+)
+#: EC2's smallest and the tagging API's largest page.
+EC2_MIN_PAGE = 5
+TAGGING_MAX_PAGE = 100
+
+
+class CheckError(RuntimeError):
+    """The check could not be made: no credentials, no access, no endpoint."""
+
+
+@dataclass(frozen=True)
+class Leftover:
+    """One resource that still carries the tags."""
+
+    type: str
+    id: str
+    state: str
+    arn: str | None = None
+
+    def describe(self) -> str:
+        return f"{self.type}\t{self.arn or self.id}\t{self.state}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def parse_tag(text: str) -> tuple[str, str]:
+    """``"RunId=abc"`` → ``("RunId", "abc")``; raises ValueError on anything else."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise ValueError(f"tag {text!r} is not Key=Value")
+    return key, value
+
+
+def _ec2_filters(tags: Mapping[str, str]) -> list[dict[str, Any]]:
+    return [{"Name": f"tag:{key}", "Values": [value]} for key, value in tags.items()]
+
+
+def _pages(client: Any, operation: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
+    yield from client.get_paginator(operation).paginate(**kwargs)
+
+
+def _arn_type_and_id(arn: str) -> tuple[str, str]:
+    """``arn:aws:ec2:r:a:instance/i-1`` → ``("ec2:instance", "i-1")``."""
+    parts = arn.split(":", 5)
+    service, resource = (parts[2], parts[5]) if len(parts) == 6 else ("unknown", arn)
+    if "/" in resource:
+        kind, _, ident = resource.partition("/")
+    else:
+        kind, _, ident = resource.partition(":")
+    return f"{service}:{kind}" if ident else service, ident or resource
+
+
+class Inventory:
+    """What carries ``tags`` in one region, through one boto3 session."""
+
+    def __init__(
+        self,
+        tags: Mapping[str, str],
+        region: str | None = None,
+        page_size: int | None = None,
+        session: boto3.session.Session | None = None,
+    ) -> None:
+        if not tags:
+            raise ValueError("at least one tag is needed: an empty filter matches everything")
+        self.tags = dict(tags)
+        self.page_size = page_size
+        self._session = session or boto3.session.Session(region_name=region)
+        self._clients: dict[str, Any] = {}
+
+    def _client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = self._session.client(service, config=CLIENT_CONFIG)
+        return self._clients[service]
+
+    def _ec2_paging(self) -> dict[str, Any]:
+        if self.page_size is None:
+            return {}
+        return {"PaginationConfig": {"PageSize": max(EC2_MIN_PAGE, self.page_size)}}
+
+    # Direct EC2 look-ups -------------------------------------------------------------
+
+    def instances(self) -> Iterator[Leftover]:
+        ec2 = self._client("ec2")
+        for page in _pages(
+            ec2, "describe_instances", Filters=_ec2_filters(self.tags), **self._ec2_paging()
+        ):
+            for reservation in page.get("Reservations", []):
+                for instance in reservation.get("Instances", []):
+                    state = instance.get("State", {}).get("Name", "unknown")
+                    yield Leftover("ec2:instance", instance["InstanceId"], state)
+
+    def volumes(self) -> Iterator[Leftover]:
+        ec2 = self._client("ec2")
+        for page in _pages(
+            ec2, "describe_volumes", Filters=_ec2_filters(self.tags), **self._ec2_paging()
+        ):
+            for volume in page.get("Volumes", []):
+                yield Leftover("ec2:volume", volume["VolumeId"], volume.get("State", "unknown"))
+
+    def security_groups(self) -> Iterator[Leftover]:
+        ec2 = self._client("ec2")
+        for page in _pages(
+            ec2, "describe_security_groups", Filters=_ec2_filters(self.tags), **self._ec2_paging()
+        ):
+            for group in page.get("SecurityGroups", []):
+                yield Leftover("ec2:security-group", group["GroupId"], "exists")
+
+    def network_interfaces(self) -> Iterator[Leftover]:
+        ec2 = self._client("ec2")
+        for page in _pages(
+            ec2,
+            "describe_network_interfaces",
+            Filters=_ec2_filters(self.tags),
+            **self._ec2_paging(),
+        ):
+            for interface in page.get("NetworkInterfaces", []):
+                yield Leftover(
+                    "ec2:network-interface",
+                    interface["NetworkInterfaceId"],
+                    interface.get("Status", "unknown"),
+                )
+
+    def elastic_ips(self) -> Iterator[Leftover]:
+        # describe_addresses does not paginate: it answers every address at once.
+        answer = self._client("ec2").describe_addresses(Filters=_ec2_filters(self.tags))
+        for address in answer.get("Addresses", []):
+            state = "associated" if address.get("AssociationId") else "unassociated"
+            ident = address.get("AllocationId") or address.get("PublicIp", "unknown")
+            yield Leftover("ec2:elastic-ip", ident, state)
+
+    def ec2_resources(self) -> list[Leftover]:
+        """Every tagged EC2 resource that exists, gone ones (terminated, deleted) left out."""
+        found: list[Leftover] = []
+        for lookup in (
+            self.instances,
+            self.volumes,
+            self.security_groups,
+            self.network_interfaces,
+            self.elastic_ips,
+        ):
+            found.extend(item for item in lookup() if item.state not in GONE_STATES)
+        return found
+
+    # The tagging API ---------------------------------------------------------------------
+
+    def tagged_arns(self) -> list[str]:
+        """Every ARN the Resource Groups Tagging API lists with the tags (stale ones too)."""
+        kwargs: dict[str, Any] = {
+            "TagFilters": [{"Key": key, "Values": [value]} for key, value in self.tags.items()]
+        }
+        if self.page_size is not None:
+            kwargs["ResourcesPerPage"] = min(TAGGING_MAX_PAGE, max(1, self.page_size))
+        arns: list[str] = []
+        for page in _pages(self._client("resourcegroupstaggingapi"), "get_resources", **kwargs):
+            arns.extend(item["ResourceARN"] for item in page.get("ResourceTagMappingList", []))
+        return arns
+
+    def leftovers(self) -> list[Leftover]:
+        """What still carries the tags: direct look-ups, plus tagging hits EC2 cannot confirm
+        or deny. Raises :class:`CheckError` when AWS cannot be asked."""
+        try:
+            return self._leftovers()
+        except NoCredentialsError as exc:
+            raise CheckError(
+                "no AWS credentials found (set AWS_PROFILE, or AWS_ACCESS_KEY_ID and"
+                " AWS_SECRET_ACCESS_KEY)"
+            ) from exc
+        except NoRegionError as exc:
+            raise CheckError("no AWS region: pass --region or set AWS_REGION") from exc
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            raise CheckError(
+                f"AWS refused {exc.operation_name}: {error.get('Code', 'error')}:"
+                f" {error.get('Message', '')}".rstrip(": ")
+            ) from exc
+        except BotoCoreError as exc:
+            raise CheckError(f"could not reach AWS: {exc}") from exc
+
+    def _leftovers(self) -> list[Leftover]:
+        existing = self.ec2_resources()
+        by_id = {item.id: item for item in existing}
+        extra: list[Leftover] = []
+        for arn in self.tagged_arns():
+            type_, ident = _arn_type_and_id(arn)
+            service, _, kind = type_.partition(":")
+            if service == "ec2" and kind in LOOKED_UP_TYPES:
+                if ident in by_id:
+                    by_id[ident] = Leftover(**{**by_id[ident].as_dict(), "arn": arn})
+                else:
+                    logger.debug("tagging API lists %s, but EC2 says it is gone", arn)
+                continue
+            extra.append(Leftover(type_, ident, "tagged (no direct look-up)", arn))
+        return [by_id[item.id] for item in existing] + extra
+
+
+def wait_until_gone(
+    inventory: Inventory,
+    timeout: float,
+    on_retry: Callable[[list[Leftover], float], None] | None = None,
+) -> list[Leftover]:
+    """Check again, with exponential backoff, until nothing remains or ``timeout`` seconds
+    have passed; return what remains at the end (empty: all gone)."""
+    started = time.monotonic()
+
+    def before_sleep(state: RetryCallState) -> None:
+        if on_retry is not None and state.outcome is not None:
+            on_retry(state.outcome.result(), time.monotonic() - started)
+
+    retrying = Retrying(
+        stop=stop_after_delay(max(0.0, timeout)),
+        wait=wait_exponential(multiplier=1, min=1, max=15),
+        retry=retry_if_result(bool),
+        before_sleep=before_sleep,
+        retry_error_callback=lambda state: state.outcome.result() if state.outcome else [],
+        reraise=True,
+    )
+    result: list[Leftover] = retrying(inventory.leftovers)
+    return result
+
+
+def format_leftovers(leftovers: Iterable[Leftover]) -> list[str]:
+    """One line per leftover: type, ARN or id, state (tab-separated)."""
+    return [item.describe() for item in leftovers]
+
+
+def check(
+    tags: Mapping[str, str],
+    region: str | None = None,
+    timeout: float = 0,
+    page_size: int | None = None,
+    on_retry: Callable[[list[Leftover], float], None] | None = None,
+) -> list[Leftover]:
+    """What still carries ``tags`` after waiting up to ``timeout`` seconds for it to go."""
+    return wait_until_gone(Inventory(tags, region, page_size), timeout, on_retry)
+
+
+def tags_from_pairs(pairs: Sequence[str]) -> dict[str, str]:
+    """``["Project=x", "RunId=y"]`` → ``{"Project": "x", "RunId": "y"}``."""
+    return dict(parse_tag(pair) for pair in pairs)
