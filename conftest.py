@@ -6,11 +6,14 @@ example ``@restart``), and the chosen target decides whether it can run it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from harness.client import ApiClient
+from harness.errors import TargetError
 from harness.signals import signals_interrupt
 from harness.targets import TARGETS, Endpoint, Target, TargetOptions, make_target
 from harness.targets.base import TargetUnavailable
@@ -23,6 +26,7 @@ pytest_plugins = [
     "steps.auth",
     "steps.persistence",
     "steps.teardown",
+    "steps.infrastructure",
 ]
 
 #: Scenario tags that name a capability the target must offer.
@@ -45,6 +49,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--reuse", action="store_true", help="test the deployment a previous --keep left"
     )
+    group.addoption("--region", help="aws: the region to deploy to (default: $AWS_REGION)")
+    group.addoption(
+        "--allowed-cidr",
+        action="append",
+        default=[],
+        help="aws: a CIDR allowed to reach the API (repeatable; default: this machine's /32)",
+    )
+    group.addoption(
+        "--health-timeout",
+        type=float,
+        help="aws: seconds the first boot may take to answer /health (default: 900)",
+    )
+    group.addoption(
+        "--runs-dir",
+        type=Path,
+        help="aws: where each run keeps its Terraform working copy and state (default: .runs)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -61,9 +82,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             if item.get_closest_marker(capability) is None:
                 continue
             if target_class is None or capability not in target_class.capabilities:
-                reason = (
-                    f"the {config.getoption('--target')} target cannot {capability} the service"
-                )
+                reason = f"the {name} target cannot {capability} the service"
                 item.add_marker(pytest.mark.skip(reason=reason))
 
 
@@ -75,20 +94,59 @@ def target(pytestconfig: pytest.Config) -> Iterator[Target]:
         api_key=pytestconfig.getoption("--api-key"),
         keep=pytestconfig.getoption("--keep"),
         reuse=pytestconfig.getoption("--reuse"),
+        region=pytestconfig.getoption("--region"),
+        allowed_cidrs=tuple(pytestconfig.getoption("--allowed-cidr")),
+        health_timeout=pytestconfig.getoption("--health-timeout"),
+        runs_dir=pytestconfig.getoption("--runs-dir"),
+        progress=_terminal_writer(pytestconfig),
     )
     try:
         deployment = make_target(pytestconfig.getoption("--target"), options)
     except TargetUnavailable as exc:
         pytest.exit(str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
+    failure: TargetError | None = None
     try:
         deployment.endpoint = deployment.start()
-    except TargetUnavailable as exc:
-        deployment.stop()
-        pytest.exit(str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
+    except TargetError as exc:
+        failure = exc
+    except BaseException:
+        # Whatever start() got as far as creating is taken down before the error is told.
+        _stop(deployment)
+        raise
+    if failure is not None:
+        problem = _stop(deployment)
+        if isinstance(failure, TargetUnavailable):
+            pytest.exit(f"{failure}{problem}", returncode=pytest.ExitCode.USAGE_ERROR)
+        pytest.fail(f"{failure}{problem}", pytrace=False)
     try:
         yield deployment
     finally:
+        problem = _stop(deployment)
+        if problem:
+            pytest.fail(problem.strip(), pytrace=False)
+
+
+def _terminal_writer(config: pytest.Config) -> Callable[[str], None]:
+    """A line writer to the terminal that pytest's output capture does not swallow."""
+    capture = config.pluginmanager.get_plugin("capturemanager")
+
+    def write(line: str) -> None:
+        if capture is None:
+            print(line, file=sys.stderr, flush=True)
+            return
+        with capture.global_and_fixture_disabled():
+            print(line, file=sys.stderr, flush=True)
+
+    return write
+
+
+def _stop(deployment: Target) -> str:
+    """Stop the deployment; what went wrong, as text to append to a message, or ""."""
+    try:
         deployment.stop()
+    except TargetError as exc:
+        return f"\nstopping the {deployment.name} target failed: {exc}"
+    return ""
 
 
 @pytest.fixture(scope="session")

@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.targets.base import PROJECT
+from harness.errors import TargetError
+from harness.naming import PROJECT
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,9 @@ IMAGE_INPUTS = ("requirements.txt", "app")
 IGNORED_PARTS = ("__pycache__",)
 IGNORED_SUFFIXES = (".pyc", ".pyo", ".pyd")
 
+#: Images of this repository kept (newest first) when a new one is built; older ones go.
+KEEP_IMAGES = 3
+
 QUICK = 10.0
 """Seconds for a call that should answer at once (inspect, ls, rm)."""
 BUILD_TIMEOUT = 900.0
@@ -62,7 +66,7 @@ PULL_TIMEOUT = 120.0
 ENGINE_TIMEOUT = 5.0
 
 
-class DockerError(Exception):
+class DockerError(TargetError):
     """A docker command failed; the message says which and why."""
 
 
@@ -296,6 +300,15 @@ class Docker:
             args += ["--label", f"{key}={value}"]
         self.run(*args, str(context), timeout=timeout)
 
+    def prune_images(self, repository: str, *, keep: int) -> None:
+        """Remove all but the ``keep`` newest tags of ``repository``; one that a container
+        still uses stays (the engine refuses, which is fine)."""
+        listed = self.run("image", "ls", repository, "--format", "{{.Repository}}:{{.Tag}}")
+        for reference in self._listed(listed.stdout)[keep:]:
+            completed = self.run("image", "rm", reference, timeout=60.0, check=False)
+            if completed.returncode == 0:
+                logger.info("removed the old image %s", reference)
+
     def image_size(self, reference: str) -> int:
         return int(self.run("image", "inspect", reference, "--format", "{{.Size}}").stdout)
 
@@ -460,7 +473,7 @@ def choose_base_image(
     if not build_if_missing:
         raise DockerError(
             f"{default} cannot be pulled and {LOCAL_BASE_IMAGE} does not exist: "
-            f"make it with 'sudo {BUILD_BASE_SCRIPT.relative_to(root)}'"
+            f"make it with 'sudo {BUILD_BASE_SCRIPT.relative_to(REPO_ROOT)}'"
         )
     logger.warning("making %s from Debian packages (about a minute, once)", LOCAL_BASE_IMAGE)
     try:
@@ -492,6 +505,7 @@ def ensure_image(docker: Docker, *, root: Path = REPO_ROOT, base_image: str | No
     build_args = {"BASE_IMAGE": base, **pip_build_args()}
     logger.info("building image %s on %s", tag, base)
     docker.build(root, tag, build_args=build_args, labels={LABEL_PROJECT: PROJECT})
+    docker.prune_images(IMAGE_REPOSITORY, keep=KEEP_IMAGES)
     return tag
 
 

@@ -15,10 +15,12 @@ from tenacity import (
     wait_exponential,
 )
 
+from harness.errors import TargetError
+
 logger = logging.getLogger(__name__)
 
 
-class NotHealthy(Exception):
+class NotHealthy(TargetError):
     """The deployment did not become healthy in time."""
 
 

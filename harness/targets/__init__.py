@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from harness.targets.aws import AwsTarget
 from harness.targets.base import (
     RESTART,
     Endpoint,
@@ -13,12 +14,12 @@ from harness.targets.local import LocalTarget
 from harness.targets.process import ProcessTarget
 from harness.targets.url import UrlTarget
 
-#: Every target, by the name --target takes. A name mapped to None is planned, not built yet.
-TARGETS: dict[str, type[Target] | None] = {
+#: Every target, by the name --target takes.
+TARGETS: dict[str, type[Target]] = {
     "local": LocalTarget,
     "process": ProcessTarget,
     "url": UrlTarget,
-    "aws": None,
+    "aws": AwsTarget,
 }
 
 
@@ -26,12 +27,7 @@ def make_target(name: str, options: TargetOptions) -> Target:
     """The target called ``name``; TargetUnavailable when it cannot run here."""
     if name not in TARGETS:
         raise TargetUnavailable(f"unknown target {name!r}: choose one of {', '.join(TARGETS)}")
-    target_class = TARGETS[name]
-    if target_class is None:
-        raise TargetUnavailable(
-            f"the {name} target is not available yet: use --target=process or --target=url"
-        )
-    return target_class(options)
+    return TARGETS[name](options)
 
 
 __all__ = [

@@ -5,10 +5,12 @@ from __future__ import annotations
 import secrets
 import uuid
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import ClassVar
 
-PROJECT = "state-api"
+from harness.errors import TargetError
 
 #: A target that can stop and start the service over the same data offers this.
 RESTART = "restart"
@@ -41,9 +43,17 @@ class TargetOptions:
     keep: bool = False
     reuse: bool = False
     run_id: str = field(default_factory=new_run_id)
+    #: For the aws target: region, who may reach the API, how long a first boot may take,
+    #: and where runs keep their Terraform state.
+    region: str | None = None
+    allowed_cidrs: tuple[str, ...] = ()
+    health_timeout: float | None = None
+    runs_dir: Path | None = None
+    #: Where a long start or stop reports progress (pytest's terminal, past its capture).
+    progress: Callable[[str], None] | None = field(default=None, compare=False)
 
 
-class TargetUnavailable(Exception):
+class TargetUnavailable(TargetError):
     """The target cannot run on this machine; the message says what to do instead."""
 
 

@@ -21,10 +21,10 @@ from harness.docker import (
     Labels,
     ensure_image,
 )
+from harness.naming import PROJECT
 from harness.ports import free_port
 from harness.readiness import wait_for_health
 from harness.targets.base import (
-    PROJECT,
     RESTART,
     Endpoint,
     Target,

@@ -1,0 +1,1 @@
+"""Test doubles: stand-ins for what these machines cannot reach. Never shipped."""
