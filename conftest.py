@@ -27,7 +27,6 @@ pytest_plugins = [
     "steps.persistence",
     "steps.teardown",
     "steps.infrastructure",
-    "steps.infrastructure",
 ]
 
 #: Scenario tags that name a capability the target must offer.
