@@ -105,6 +105,9 @@ def create_app(config: Settings | None = None) -> FastAPI:
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        # "/status/" is not a path of this API: a 404 like any other, not a 307 whose
+        # Location echoes the Host header and the query string (where a key may have strayed).
+        redirect_slashes=False,
     )
     app.state.settings = config
     install_error_handlers(app)

@@ -130,3 +130,19 @@ def test_settings_hide_the_key_when_printed() -> None:
     assert KEY not in repr(settings)
     assert KEY not in str(settings.model_dump())
     assert settings.api_key == KEY
+
+
+@pytest.mark.parametrize("path", ["/status/", "/update/", "/logs/", "/health/"])
+def test_a_trailing_slash_is_an_unknown_path_not_a_redirect(client: TestClient, path: str) -> None:
+    method = "POST" if path.startswith("/update") else "GET"
+    response = client.request(
+        method,
+        path + "?api_key=" + KEY,
+        headers={"Host": "elsewhere.example", "X-API-KEY": KEY},
+        json={"counter": 1},
+        follow_redirects=False,
+    )
+    assert response.status_code == 404, response.text
+    assert response.json() == {"detail": "Not Found", "errors": []}
+    assert "location" not in response.headers
+    assert client.get("/logs").json()["total"] == 0
