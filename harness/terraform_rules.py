@@ -308,3 +308,52 @@ def check_variable_values(
     )
     errors = [line.strip("│╷╵ ") for line in completed.stderr.splitlines() if line.strip("│╷╵ ")]
     return VariableCheck(completed.returncode == 0, "\n".join(errors))
+
+
+_RENDER_CONFIG = """\
+variable "values" {
+  type = any
+}
+
+output "rendered" {
+  value = templatefile("${path.module}/template", var.values)
+}
+
+output "user_data_base64_length" {
+  value = length(base64gzip(templatefile("${path.module}/template", var.values)))
+}
+"""
+
+
+@dataclass(frozen=True)
+class RenderedTemplate:
+    """A template as Terraform's templatefile() renders it, and its gzip'd base64 length."""
+
+    text: str
+    user_data_base64_length: int
+
+
+def render_template(template: Path, values: Mapping[str, Any], workdir: Path) -> RenderedTemplate:
+    """Render ``template`` with Terraform's own ``templatefile()``, offline (no provider)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "main.tf").write_text(_RENDER_CONFIG)
+    (workdir / "template").write_text(template.read_text(encoding="utf-8"))
+    (workdir / "render.auto.tfvars.json").write_text(json.dumps({"values": dict(values)}))
+    (workdir / "cli.tfrc").write_text("")
+    env = {**os.environ, "TF_CLI_CONFIG_FILE": str(workdir / "cli.tfrc")}
+    for args in (("apply", "-auto-approve", "-input=false", "-lock=false"), ("output", "-json")):
+        completed = subprocess.run(
+            [*terraform_command(), *args, "-no-color"],
+            cwd=workdir,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        if completed.returncode != 0:
+            raise RuntimeError(f"terraform {args[0]} failed: {completed.stderr.strip()}")
+    outputs = json.loads(completed.stdout)
+    return RenderedTemplate(
+        outputs["rendered"]["value"], int(outputs["user_data_base64_length"]["value"])
+    )

@@ -1,0 +1,262 @@
+"""The Terraform rules must be able to fail: each broken copy of terraform/ is caught."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from harness import terraform_rules as rules
+from harness.hcl import TerraformConfig, load_directory, normalise, unquote
+from harness.terraform import TERRAFORM_DIR
+
+Check = Callable[[TerraformConfig], list[str]]
+
+
+def broken_copy(tmp_path: Path, file: str, old: str, new: str) -> TerraformConfig:
+    copy = tmp_path / "terraform"
+    shutil.copytree(TERRAFORM_DIR, copy)
+    path = copy / file
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {file}: update this test"
+    path.write_text(text.replace(old, new, 1))
+    return load_directory(copy)
+
+
+def test_the_real_configuration_keeps_every_rule() -> None:
+    config = load_directory(TERRAFORM_DIR)
+    user_data = (TERRAFORM_DIR / "user_data.sh").read_text()
+
+    problems = [
+        *rules.inbound_problems(config),
+        *rules.egress_problems(config),
+        *rules.imds_problems(config),
+        *rules.root_volume_problems(config),
+        *rules.default_tag_problems(config),
+        *rules.resource_tag_problems(config),
+        *rules.output_problems(config),
+        *rules.variable_problems(config),
+        *rules.dead_mans_switch_problems(config, user_data),
+    ]
+
+    assert problems == []
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "check", "expected"),
+    [
+        (
+            "main.tf",
+            "from_port         = 5000",
+            "from_port         = 22",
+            rules.inbound_problems,
+            "ports 22-5000",
+        ),
+        (
+            "main.tf",
+            'ip_protocol       = "tcp"',
+            'ip_protocol       = "-1"',
+            rules.inbound_problems,
+            "protocol '-1'",
+        ),
+        (
+            "main.tf",
+            'cidr_ipv4         = strcontains(each.value, ":") ? null : each.value',
+            'cidr_ipv4         = "0.0.0.0/0"',
+            rules.inbound_problems,
+            "0.0.0.0/0",
+        ),
+        (
+            "main.tf",
+            "for_each = toset(var.allowed_cidrs)",
+            'for_each = toset(["198.51.100.0/24"])',
+            rules.inbound_problems,
+            "not taken from var.allowed_cidrs",
+        ),
+        (
+            "main.tf",
+            'description       = "API on TCP 5000',
+            'x       = "API on TCP 5000',
+            rules.inbound_problems,
+            "no description",
+        ),
+        (
+            "main.tf",
+            'ip_protocol       = "tcp"\n  from_port         = 443',
+            'ip_protocol       = "-1"\n  from_port         = 443',
+            rules.egress_problems,
+            "every protocol",
+        ),
+        (
+            "main.tf",
+            'http_tokens                 = "required"',
+            'http_tokens                 = "optional"',
+            rules.imds_problems,
+            "http_tokens",
+        ),
+        (
+            "main.tf",
+            "encrypted             = true",
+            "encrypted             = false",
+            rules.root_volume_problems,
+            "not encrypted",
+        ),
+        (
+            "providers.tf",
+            "tags = local.tags",
+            "tags = { Project = var.project }",
+            rules.default_tag_problems,
+            "lacks ManagedBy",
+        ),
+        (
+            "main.tf",
+            "    ManagedBy = var.managed_by\n",
+            '    ManagedBy = "by hand"\n',
+            rules.default_tag_problems,
+            "ManagedBy is not taken from a variable",
+        ),
+        (
+            "main.tf",
+            'Name = "${local.name}-api-in"',
+            'Purpose = "in"',
+            rules.resource_tag_problems,
+            "ingress_rule.api: no Name tag",
+        ),
+        (
+            "main.tf",
+            "tags = merge(local.tags, {\n      Name",
+            "tags = merge({}, {\n      Name",
+            rules.resource_tag_problems,
+            "root volume lacks",
+        ),
+        (
+            "main.tf",
+            "resource_id = aws_instance.api.primary_network_interface_id",
+            'resource_id = "eni-0"',
+            rules.resource_tag_problems,
+            "network interface not tagged",
+        ),
+        (
+            "outputs.tf",
+            'output "public_ip" {',
+            'output "address" {',
+            rules.output_problems,
+            "output public_ip missing",
+        ),
+        (
+            "outputs.tf",
+            "value       = aws_instance.api.id",
+            "value       = var.api_key",
+            rules.output_problems,
+            "reveals the API key",
+        ),
+        (
+            "outputs.tf",
+            '  description = "Id of the EC2',
+            '  # description = "Id of the EC2',
+            rules.output_problems,
+            "instance_id: no description",
+        ),
+        (
+            "variables.tf",
+            "  type        = number",
+            "  # type        = number",
+            rules.variable_problems,
+            "ttl_minutes: no type",
+        ),
+        (
+            "variables.tf",
+            "  sensitive   = true",
+            "  sensitive   = false",
+            rules.variable_problems,
+            "api_key: not sensitive",
+        ),
+        (
+            "variables.tf",
+            'variable "region" {',
+            'variable "zone" {',
+            rules.variable_problems,
+            "alphabetical",
+        ),
+    ],
+)
+def test_a_broken_rule_is_reported(
+    tmp_path: Path, file: str, old: str, new: str, check: Check, expected: str
+) -> None:
+    config = broken_copy(tmp_path, file, old, new)
+
+    problems = check(config)
+
+    assert any(expected in problem for problem in problems), problems
+
+
+def test_a_new_resource_type_must_be_classified(tmp_path: Path) -> None:
+    config = broken_copy(
+        tmp_path,
+        "main.tf",
+        'resource "aws_ec2_tag"',
+        'resource "aws_s3_bucket" "x" {}\n\nresource "aws_ec2_tag"',
+    )
+
+    assert any("unknown whether taggable" in p for p in rules.resource_tag_problems(config))
+
+
+def test_the_shutdown_behaviour_must_be_terminate(tmp_path: Path) -> None:
+    config = broken_copy(
+        tmp_path,
+        "main.tf",
+        'instance_initiated_shutdown_behavior = "terminate"',
+        'instance_initiated_shutdown_behavior = "stop"',
+    )
+    user_data = (TERRAFORM_DIR / "user_data.sh").read_text()
+
+    assert any("terminate" in p for p in rules.dead_mans_switch_problems(config, user_data))
+
+
+@pytest.mark.parametrize(
+    ("script", "expected"),
+    [
+        ("#!/bin/bash\nset -e\ndnf install -y docker\nshutdown -h +120\n", "before arming"),
+        ("#!/bin/bash\nset -e\necho hi\n", "never arms"),
+        # A heredoc body is not a command: the switch is still armed after dnf here.
+        ("#!/bin/bash\ncat <<'X'\nshutdown -h +1\nX\ndnf install -y docker\n", "before arming"),
+    ],
+)
+def test_user_data_that_arms_the_switch_late_or_never_is_reported(
+    script: str, expected: str
+) -> None:
+    config = load_directory(TERRAFORM_DIR)
+
+    problems = rules.dead_mans_switch_problems(config, script)
+
+    assert any(expected in p for p in problems), problems
+
+
+def test_the_normaliser_removes_python_hcl2_quotes_and_markers() -> None:
+    raw = {
+        '"aws_instance"': {
+            '"api"': {
+                "ami": '"ami-1"',
+                "count": "${var.n}",
+                "escaped": '"say \\"hi\\""',
+                "nested": [{"a": '"b"', "__is_block__": True}],
+                "__comments__": [{"value": "x"}],
+                "__is_block__": True,
+            }
+        }
+    }
+
+    assert normalise(raw) == {
+        "aws_instance": {
+            "api": {
+                "ami": "ami-1",
+                "count": "${var.n}",
+                "escaped": 'say "hi"',
+                "nested": [{"a": "b"}],
+            }
+        }
+    }
+    assert unquote("plain") == "plain"
+    assert unquote('"') == '"'
