@@ -18,7 +18,7 @@ COPY requirements.txt /tmp/requirements.txt
 # instead of pulling in a toolchain.
 RUN python3 -m venv /opt/venv \
  && /opt/venv/bin/pip install --no-cache-dir --only-binary=:all: -r /tmp/requirements.txt \
- && /opt/venv/bin/pip uninstall --yes pip \
+ && /opt/venv/bin/pip uninstall --yes setuptools pip \
  && rm -rf /opt/venv/bin/activate* /opt/venv/bin/Activate.ps1
 
 FROM ${BASE_IMAGE} AS runtime
