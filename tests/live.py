@@ -1,0 +1,42 @@
+"""Real servers for the reliability and security tests: uvicorn subprocesses on loopback.
+
+Each test module wraps ``running_server`` in a fixture of the scope it needs; nothing here is
+a fixture itself, so no module depends on another's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from harness.ports import free_port
+from harness.targets.base import new_api_key
+from harness.targets.process import ServiceProcess
+
+
+def new_server(workdir: Path, api_key: str | None = None) -> ServiceProcess:
+    """A server, not started yet, over ``workdir``/logs.db on a free port, with a fresh API key
+    unless one is given; what it prints goes to ``workdir``/server.log."""
+    return ServiceProcess(
+        workdir / "logs.db",
+        free_port(),
+        api_key or new_api_key(),
+        log_path=workdir / "server.log",
+    )
+
+
+@contextmanager
+def running_server(workdir: Path, api_key: str | None = None) -> Iterator[ServiceProcess]:
+    """A started server, stopped (SIGTERM) on the way out whatever happened."""
+    server = new_server(workdir, api_key)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def server_output(server: ServiceProcess) -> str:
+    """Everything the server printed so far (stdout and stderr)."""
+    return server.log_path.read_text(errors="replace")
