@@ -15,21 +15,25 @@ from harness.targets.base import new_api_key
 from harness.targets.process import ServiceProcess
 
 
-def new_server(workdir: Path, api_key: str | None = None) -> ServiceProcess:
-    """A server, not started yet, over ``workdir``/logs.db on a free port, with a fresh API key
-    unless one is given; what it prints goes to ``workdir``/server.log."""
+def new_server(workdir: Path, api_key: str | None = None, *, auth: bool = True) -> ServiceProcess:
+    """A server, not started yet, over ``workdir``/logs.db on a free port, with ``api_key`` or
+    a fresh one (none at all when ``auth`` is false); what it prints goes to
+    ``workdir``/server.log."""
     return ServiceProcess(
         workdir / "logs.db",
         free_port(),
-        api_key or new_api_key(),
+        (api_key or new_api_key()) if auth else None,
         log_path=workdir / "server.log",
     )
 
 
 @contextmanager
-def running_server(workdir: Path, api_key: str | None = None) -> Iterator[ServiceProcess]:
-    """A started server, stopped (SIGTERM) on the way out whatever happened."""
-    server = new_server(workdir, api_key)
+def running_server(
+    workdir: Path, api_key: str | None = None, *, auth: bool = True
+) -> Iterator[ServiceProcess]:
+    """A started server (see new_server), stopped with SIGTERM on the way out, whatever
+    happened."""
+    server = new_server(workdir, api_key, auth=auth)
     server.start()
     try:
         yield server
