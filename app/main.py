@@ -45,7 +45,8 @@ def configure_logging(level: str) -> None:
 
 
 class AccessLogMiddleware:
-    """One line per request: method, path without query string, status, duration."""
+    """One line per request: method, route (never the raw path or query string), status,
+    duration."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -66,10 +67,13 @@ class AccessLogMiddleware:
         try:
             await self.app(scope, receive, send_and_record)
         finally:
+            # The route the router matched, never the raw path: a client may put its key in
+            # a path ("/update/KEY") as easily as in a query string.
+            route = scope.get("route")
             access_logger.info(
                 "%s %s %d %.1fms",
                 scope["method"],
-                scope["path"],
+                getattr(route, "path", None) or "(unknown path)",
                 status_code,
                 (time.perf_counter() - started) * 1000,
             )
