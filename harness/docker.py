@@ -23,7 +23,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -457,7 +457,11 @@ def _is_gone(stderr: str) -> bool:
 
 
 def choose_base_image(
-    docker: Docker, *, build_if_missing: bool = True, root: Path = REPO_ROOT
+    docker: Docker,
+    *,
+    build_if_missing: bool = True,
+    root: Path = REPO_ROOT,
+    progress: Callable[[str], None] | None = None,
 ) -> str:
     """The base image to build on: the Dockerfile's default when present or pullable (the
     normal path), else the local Debian base, made now if it is missing and allowed."""
@@ -475,7 +479,7 @@ def choose_base_image(
             f"{default} cannot be pulled and {LOCAL_BASE_IMAGE} does not exist: "
             f"make it with 'sudo {BUILD_BASE_SCRIPT.relative_to(REPO_ROOT)}'"
         )
-    logger.warning("making %s from Debian packages (about a minute, once)", LOCAL_BASE_IMAGE)
+    _say(progress, f"making {LOCAL_BASE_IMAGE} from Debian packages (about a minute, once)")
     try:
         completed = subprocess.run(  # nosec B603 - our own script, no shell
             ["bash", str(BUILD_BASE_SCRIPT), LOCAL_BASE_IMAGE],
@@ -494,16 +498,29 @@ def choose_base_image(
     return LOCAL_BASE_IMAGE
 
 
-def ensure_image(docker: Docker, *, root: Path = REPO_ROOT, base_image: str | None = None) -> str:
+def _say(progress: Callable[[str], None] | None, line: str) -> None:
+    """Tell a long step: to the caller's terminal when given one, always to the log."""
+    logger.info("%s", line)
+    if progress is not None:
+        progress(line)
+
+
+def ensure_image(
+    docker: Docker,
+    *,
+    root: Path = REPO_ROOT,
+    base_image: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> str:
     """The service's image for the tree at ``root``: reused when one with the same content
     hash exists, built otherwise. Returns its tag."""
-    base = base_image or choose_base_image(docker, root=root)
+    base = base_image or choose_base_image(docker, root=root, progress=progress)
     tag = image_tag(root, base_image=base)
     if docker.image_exists(tag):
         logger.info("reusing image %s (nothing it is built from changed)", tag)
         return tag
     build_args = {"BASE_IMAGE": base, **pip_build_args()}
-    logger.info("building image %s on %s", tag, base)
+    _say(progress, f"building image {tag} on {base} (its inputs changed or it is new)")
     docker.build(root, tag, build_args=build_args, labels={LABEL_PROJECT: PROJECT})
     docker.prune_images(IMAGE_REPOSITORY, keep=KEEP_IMAGES)
     return tag

@@ -73,7 +73,7 @@ class LocalTarget(Target):
             raise_unavailable(exc)
         if self.options.reuse:
             return self._reuse()
-        image = ensure_image(self.docker)
+        image = ensure_image(self.docker, progress=self.options.progress)
         api_key = self.options.api_key or new_api_key()
         port = self.host_port or free_port()
         labels = self.labels.as_dict()
@@ -140,12 +140,10 @@ class LocalTarget(Target):
             return
         if self.options.keep and not force:
             url = self.endpoint.base_url if self.endpoint else "(not started)"
-            # Straight to the terminal: pytest captures logging and stdout at session end.
-            print(
-                f"\nkept container {self.container} at {url}; test it again with "
-                f"--reuse, remove it with: python -m harness.docker clean --run-id "
-                f"{self.options.run_id}",
-                file=sys.__stderr__,
+            say = self.options.progress or _to_stderr
+            say(
+                f"kept container {self.container} at {url}; test it again with --reuse, "
+                f"remove it with: python -m harness.docker clean --run-id {self.options.run_id}"
             )
             return
         self.docker.remove_run(
@@ -163,6 +161,10 @@ class LocalTarget(Target):
     def leftovers(self) -> list[str]:
         """What still carries this run's id on the engine."""
         return self.docker.leftovers(self.options.run_id).describe()
+
+
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def raise_unavailable(reason: object) -> NoReturn:
