@@ -51,7 +51,8 @@ def wait_for_health(
         if still_alive is not None and not still_alive():
             raise NotHealthy(f"the service at {base_url} stopped before it became healthy")
         try:
-            response = requests.get(url, timeout=min(5.0, max(timeout, 0.1)))
+            # B113 misreads a computed timeout as none: it is at most 5 s, at least 0.1 s.
+            response = requests.get(url, timeout=min(5.0, max(timeout, 0.1)))  # nosec B113
         except requests.RequestException as exc:
             last_problem = f"{type(exc).__name__}"
             raise _NotYet from exc

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Static checks, each at zero findings (a skip is justified in a comment where it is made):
+#   ruff (lint and format), mypy (strict on app/ and harness/), bandit (app/ harness/ scripts/),
+#   hadolint (Dockerfile), shellcheck (every *.sh, terraform/user_data.sh included),
+#   checkov (terraform/, from its own virtual environment: it pins dependencies of its own).
+# Runs every check, then exits 1 if any failed, naming them.
+# Usage: scripts/lint.sh      (VENV picks another virtual environment than .venv)
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="${VENV:-$root/.venv}"
+checkov_venv="${CHECKOV_VENV:-$root/.venv-checkov}"
+cd "$root"
+VENV="$venv" "$root/scripts/bootstrap.sh" requirements-dev.txt
+
+failed=()
+
+# check NAME COMMAND...: run one check, remember it if it fails, go on with the next.
+check() {
+  local name="$1"
+  shift
+  echo "== $name" >&2
+  if ! "$@"; then
+    echo "!! $name failed" >&2
+    failed+=("$name")
+  fi
+}
+
+run_bandit() {
+  # bandit reads the words after "# nosec BXXX -" as test names and warns about each: noise.
+  "$venv/bin/bandit" --quiet --configfile pyproject.toml --recursive app harness scripts \
+    2> >(grep -v "Test in comment" >&2)
+}
+
+run_shellcheck() {
+  local scripts=()
+  mapfile -t scripts < <(git ls-files --cached --others --exclude-standard -- '*.sh')
+  if [ "${#scripts[@]}" -eq 0 ]; then
+    echo "no shell scripts found" >&2
+    return 1
+  fi
+  echo "${#scripts[@]} scripts: ${scripts[*]}" >&2
+  "$venv/bin/shellcheck" "${scripts[@]}"
+}
+
+run_checkov() {
+  if [ ! -f requirements-checkov.txt ]; then
+    echo "terraform/ exists but requirements-checkov.txt does not: checkov cannot be installed" >&2
+    return 1
+  fi
+  VENV="$checkov_venv" "$root/scripts/bootstrap.sh" requirements-checkov.txt
+  # --skip-download: no network lookups of guidelines (none can be reached from here).
+  "$checkov_venv/bin/checkov" --directory terraform --framework terraform --skip-download \
+    --compact --quiet
+}
+
+check "ruff check" "$venv/bin/ruff" check .
+check "ruff format" "$venv/bin/ruff" format --check .
+check "mypy" "$venv/bin/mypy"
+check "bandit" run_bandit
+if [ -f Dockerfile ]; then
+  check "hadolint" "$venv/bin/hadolint" Dockerfile
+fi
+check "shellcheck" run_shellcheck
+if [ -d terraform ]; then
+  check "checkov" run_checkov
+fi
+
+if [ "${#failed[@]}" -gt 0 ]; then
+  echo "static checks failed: ${failed[*]}" >&2
+  exit 1
+fi
+echo "static checks: all clean" >&2
