@@ -62,6 +62,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="aws: seconds the first boot may take to answer /health (default: 900)",
     )
     group.addoption(
+        "--teardown-timeout",
+        type=float,
+        help="aws: seconds to wait for destroyed resources to disappear (default: 180)",
+    )
+    group.addoption(
         "--runs-dir",
         type=Path,
         help="aws: where each run keeps its Terraform working copy and state (default: .runs)",
@@ -97,6 +102,7 @@ def target(pytestconfig: pytest.Config) -> Iterator[Target]:
         region=pytestconfig.getoption("--region"),
         allowed_cidrs=tuple(pytestconfig.getoption("--allowed-cidr")),
         health_timeout=pytestconfig.getoption("--health-timeout"),
+        teardown_timeout=pytestconfig.getoption("--teardown-timeout"),
         runs_dir=pytestconfig.getoption("--runs-dir"),
         progress=_terminal_writer(pytestconfig),
     )

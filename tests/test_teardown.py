@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -23,9 +22,8 @@ from typing import Any
 
 import boto3
 import pytest
-import requests
-from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
+from harness.ports import free_port
 from harness.teardown import Inventory, Leftover, check
 from scripts.verify_teardown import main
 
@@ -33,46 +31,6 @@ ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "verify_teardown.py"
 REGION = "eu-west-1"
 PROJECT = "teardown-test"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    """A moto server on a free loopback port, for the whole session."""
-    port = free_port()
-    moto_server = Path(sys.executable).parent / "moto_server"
-    command = [str(moto_server)] if moto_server.exists() else [sys.executable, "-m", "moto.server"]
-    process = subprocess.Popen(
-        [*command, "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        for attempt in Retrying(
-            stop=stop_after_delay(30),
-            wait=wait_fixed(0.2),
-            retry=retry_if_exception_type(requests.RequestException),
-            reraise=True,
-        ):
-            with attempt:
-                if process.poll() is not None:
-                    pytest.fail(f"moto_server exited with {process.returncode}")
-                requests.get(f"{endpoint}/moto-api/", timeout=2).raise_for_status()
-        yield endpoint
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture

@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 
 #: A first boot installs Docker and builds the image: minutes, not seconds.
 HEALTH_TIMEOUT = 15 * 60.0
+#: AWS takes a while to finish terminating: how long the teardown check waits for it.
+TEARDOWN_TIMEOUT = 180.0
 
 
 def _to_stderr(line: str) -> None:
@@ -96,4 +98,4 @@ class AwsTarget(Target):
             )
             return
         self.say(f"destroying run {run.record.run_id}")
-        run.destroy_and_verify()
+        run.destroy_and_verify(teardown_timeout=self.options.teardown_timeout or TEARDOWN_TIMEOUT)

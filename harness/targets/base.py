@@ -48,6 +48,7 @@ class TargetOptions:
     region: str | None = None
     allowed_cidrs: tuple[str, ...] = ()
     health_timeout: float | None = None
+    teardown_timeout: float | None = None
     runs_dir: Path | None = None
     #: Where a long start or stop reports progress (pytest's terminal, past its capture).
     progress: Callable[[str], None] | None = field(default=None, compare=False)

@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""Deploy the API to one EC2 instance with Terraform, and print its URL.
+
+Usage (from the repository root, AWS credentials in the environment)::
+
+    python scripts/deploy.py --region eu-west-1
+    python scripts/deploy.py --allowed-cidr 203.0.113.7/32 --instance-type t2.micro
+
+The run gets its own id and its own copy of terraform/ under .runs/RUN_ID (its state lives
+there); `python scripts/destroy.py` takes it down again. The runner's public address is asked
+for when no --allowed-cidr is given; an API key is generated when none is given
+(API_KEY in the environment), and printed only with --print-key. If the apply fails half-way,
+what it created is destroyed again (unless --keep-on-failure).
+
+Exit codes:
+    0  deployed and healthy
+    1  the deployment failed (what was created is destroyed, or the command to do so printed)
+    2  bad arguments
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+# Run as `python scripts/deploy.py`: the harness package is in the repository root.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from harness.deploy import (
+    RUNS_DIR,
+    DeploymentError,
+    RunRecord,
+    TerraformRun,
+    region_from,
+    runner_cidrs,
+)
+from harness.readiness import NotHealthy, wait_for_health
+from harness.signals import signals_interrupt
+from harness.targets.aws import HEALTH_TIMEOUT
+from harness.targets.base import new_api_key, new_run_id
+
+logger = logging.getLogger(__name__)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="deploy.py",
+        description="Deploy the API to one EC2 instance with Terraform and print its URL.",
+        epilog="exit codes: 0 deployed and healthy, 1 failed, 2 bad arguments",
+    )
+    parser.add_argument("--region", help="AWS region (default: $AWS_REGION, else eu-west-1)")
+    parser.add_argument(
+        "--allowed-cidr",
+        action="append",
+        default=[],
+        help="a CIDR allowed to reach the API, repeatable (default: this machine's /32)",
+    )
+    parser.add_argument("--instance-type", help="EC2 instance type (default: t3.micro)")
+    parser.add_argument(
+        "--ttl-minutes", type=int, help="the instance terminates itself after this (default: 120)"
+    )
+    parser.add_argument("--run-id", default=None, help="id of the run (default: a new one)")
+    parser.add_argument(
+        "--runs-dir", type=Path, default=RUNS_DIR, help="where runs keep their state (.runs)"
+    )
+    parser.add_argument(
+        "--print-key", action="store_true", help="print the API key (never printed otherwise)"
+    )
+    parser.add_argument(
+        "--no-wait", action="store_true", help="do not wait for /health after the apply"
+    )
+    parser.add_argument(
+        "--health-timeout",
+        type=float,
+        default=HEALTH_TIMEOUT,
+        help="seconds the first boot may take (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--keep-on-failure",
+        action="store_true",
+        help="leave what a failed apply created, to look at it (destroy.py removes it)",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    signals_interrupt()  # SIGTERM/SIGHUP clean up like Ctrl-C
+    try:
+        record = RunRecord(
+            run_id=args.run_id or new_run_id(),
+            region=args.region or region_from(),
+            allowed_cidrs=runner_cidrs(args.allowed_cidr),
+            instance_type=args.instance_type,
+            ttl_minutes=args.ttl_minutes,
+        )
+        run = TerraformRun(record, runs_dir=args.runs_dir, progress=print)
+        run.prepare(os.environ.get("API_KEY") or new_api_key())
+    except DeploymentError as exc:
+        print(f"deploy: {exc}", file=sys.stderr)
+        return 1
+    try:
+        run.init()
+        run.apply()
+        url = str(run.read_outputs()["api_url"])
+        if not args.no_wait:
+            wait_for_health(
+                url, timeout=args.health_timeout, initial_wait=1, max_wait=20, progress=print
+            )
+    except (DeploymentError, NotHealthy, KeyboardInterrupt) as exc:
+        print(f"deploy: {exc or 'interrupted'}", file=sys.stderr)
+        if args.keep_on_failure:
+            print(f"deploy: left as it is; remove it with: {run.finish_command()}", file=sys.stderr)
+            return 1
+        print("deploy: destroying what was created", file=sys.stderr)
+        try:
+            run.destroy_and_verify()
+        except DeploymentError as cleanup:
+            print(f"deploy: {cleanup}", file=sys.stderr)
+        return 1
+    print(f"deployed run {record.run_id}: {url}")
+    print(f"  test it:    pytest features/ --target=url --base-url={url} --api-key=...")
+    print(f"  destroy it: {run.finish_command()}")
+    if args.print_key:
+        print(f"  API key:    {run.api_key()}")
+    else:
+        print(f"  API key:    in {run.key_file} (or run again with --print-key)")
+    return 0
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    raise SystemExit(main())
