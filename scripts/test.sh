@@ -8,10 +8,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${VENV:-$root/.venv}"
 cd "$root"
 
-echo "== static checks" >&2
-"$venv/bin/ruff" check .
-"$venv/bin/ruff" format --check .
-"$venv/bin/mypy"
+"$root/scripts/lint.sh"
 
 # The scenarios run in a real container whenever a Docker engine answers; elsewhere on the
 # plain process, saying so at the end. In CI (CI=true) a missing engine is a failure.
