@@ -356,7 +356,7 @@ class Docker:
         if network is not None:
             args += ["--network", network]
         if read_only:
-            args += ["--read-only", "--tmpfs", "/tmp"]
+            args += ["--read-only", "--tmpfs", "/tmp"]  # nosec B108 - the container's own tmpfs
         args.append(image)
         return self.run(*args, timeout=60.0, env=env).stdout.strip()
 
@@ -481,7 +481,7 @@ def choose_base_image(
         )
     _say(progress, f"making {LOCAL_BASE_IMAGE} from Debian packages (about a minute, once)")
     try:
-        completed = subprocess.run(  # nosec B603 - our own script, no shell
+        completed = subprocess.run(  # nosec B603 B607 - our own script, bash from PATH
             ["bash", str(BUILD_BASE_SCRIPT), LOCAL_BASE_IMAGE],
             capture_output=True,
             text=True,

@@ -297,7 +297,7 @@ def check_variable_values(
     (workdir / "check.auto.tfvars.json").write_text(json.dumps(dict(values)))
     # An empty CLI configuration: no warning about a missing ~/.terraformrc in the message.
     (workdir / "cli.tfrc").write_text("")
-    completed = subprocess.run(
+    completed = subprocess.run(  # nosec B603 - terraform with fixed arguments, no shell
         [*terraform_command(), "plan", "-input=false", "-no-color", "-lock=false"],
         cwd=workdir,
         env={**os.environ, "TF_CLI_CONFIG_FILE": str(workdir / "cli.tfrc")},
@@ -342,7 +342,7 @@ def render_template(template: Path, values: Mapping[str, Any], workdir: Path) ->
     (workdir / "cli.tfrc").write_text("")
     env = {**os.environ, "TF_CLI_CONFIG_FILE": str(workdir / "cli.tfrc")}
     for args in (("apply", "-auto-approve", "-input=false", "-lock=false"), ("output", "-json")):
-        completed = subprocess.run(
+        completed = subprocess.run(  # nosec B603 - terraform with fixed arguments, no shell
             [*terraform_command(), *args, "-no-color"],
             cwd=workdir,
             env=env,

@@ -74,6 +74,7 @@ docker rm -f api > /dev/null 2>&1 || true
 docker volume create --label 'Project=${project}' --label 'RunId=${run_id}' \
   --label 'ManagedBy=${managed_by}' api-data > /dev/null
 docker run --detach --name api --restart unless-stopped \
+  --read-only --tmpfs /tmp \
   --publish 5000:5000 \
   --volume api-data:/data \
   --env DATABASE_PATH=/data/logs.db \
