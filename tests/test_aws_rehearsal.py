@@ -8,6 +8,7 @@ After each case nothing tagged with the run's id may remain: not in moto, not in
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -163,7 +164,10 @@ def test_an_api_that_never_becomes_healthy_times_out_and_destroys(
     assert session.leftovers() == []
 
 
-def test_sigterm_mid_run_still_destroys(rehearsal_env: dict[str, str], tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_a_signal_mid_run_still_destroys(
+    rehearsal_env: dict[str, str], tmp_path: Path, signum: signal.Signals
+) -> None:
     started = tmp_path / "started"
     process = subprocess.Popen(
         nested_command(tmp_path, str(REHEARSAL / "slow_scenario.py")),
@@ -179,7 +183,7 @@ def test_sigterm_mid_run_still_destroys(rehearsal_env: dict[str, str], tmp_path:
             assert process.poll() is None, process.communicate()[0]
             assert time.monotonic() < deadline, "the deployment never came up"
             time.sleep(0.2)
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(signum)
         output, _ = process.communicate(timeout=120)
     finally:
         if process.poll() is None:
@@ -231,3 +235,54 @@ def test_a_failing_destroy_keeps_the_state_and_says_how_to_finish(
     assert finish.returncode == 0, finish.stdout + finish.stderr
     assert session.leftovers() == []
     assert not run_dir.exists()
+
+
+def test_keep_then_reuse_tests_the_same_deployment_then_destroys_it(
+    rehearsal_env: dict[str, str], tmp_path: Path
+) -> None:
+    kept = run_session(rehearsal_env, tmp_path, "features/test_status.py", "--keep")
+    assert kept.returncode == 0, kept.output
+    assert "teardown verified" not in kept.output
+    run_dir = kept.runs_dir / kept.run_id
+    outputs = json.loads((run_dir / "run.json").read_text())["outputs"]
+    assert Docker().leftovers(kept.run_id).containers, "--keep must leave the instance running"
+    assert "--target=aws --reuse" in kept.output
+
+    reused = run_session(rehearsal_env, tmp_path, "features/test_status.py", "--reuse")
+    assert reused.returncode == 0, reused.output
+    assert f"reusing run {kept.run_id}" in reused.output
+    assert "terraform apply" not in reused.output
+    assert outputs["api_url"] in reused.output
+    assert "teardown verified" in reused.output
+    assert kept.leftovers() == []
+    assert not run_dir.exists()
+
+
+def test_a_base_url_is_tested_and_left_alone(rehearsal_env: dict[str, str], tmp_path: Path) -> None:
+    kept = run_session(rehearsal_env, tmp_path, "features/test_status.py", "--keep")
+    assert kept.returncode == 0, kept.output
+    run_dir = kept.runs_dir / kept.run_id
+    url = json.loads((run_dir / "run.json").read_text())["outputs"]["api_url"]
+    try:
+        session = run_session(
+            rehearsal_env,
+            tmp_path,
+            "features/test_status.py",
+            f"--base-url={url}",
+            f"--api-key={(run_dir / 'api_key').read_text()}",
+        )
+        assert session.returncode == 0, session.output
+        assert "terraform" not in session.output
+        assert Docker().leftovers(kept.run_id).containers, "an existing deployment is not ours"
+    finally:
+        finish = subprocess.run(
+            [sys.executable, "scripts/destroy.py", "--run-dir", str(run_dir)],
+            cwd=ROOT,
+            env=rehearsal_env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    assert finish.returncode == 0, finish.stdout + finish.stderr
+    assert kept.leftovers() == []

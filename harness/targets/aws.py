@@ -52,6 +52,12 @@ class AwsTarget(Target):
         self.say = say
 
     def start(self) -> Endpoint:
+        if self.options.base_url:
+            # An existing deployment: test it, touch nothing (no apply, no destroy).
+            base_url = self.options.base_url.rstrip("/")
+            wait_for_health(base_url, timeout=30.0, progress=self.say)
+            self.say(f"testing the existing deployment at {base_url}; nothing will be destroyed")
+            return Endpoint(base_url, self.options.api_key)
         runs_dir = self.options.runs_dir or RUNS_DIR
         if self.options.reuse:
             self.run = TerraformRun.load(latest_run_dir(runs_dir), progress=self.say)
@@ -91,9 +97,10 @@ class AwsTarget(Target):
         if run is None:
             return
         if self.options.keep:
+            runs_dir = f" --runs-dir={run.runs_dir}" if self.options.runs_dir else ""
             self.say(
                 f"kept run {run.record.run_id}: {run.record.outputs.get('api_url', '(no URL)')}\n"
-                f"  test it again:  pytest features/ --target=aws --reuse\n"
+                f"  test it again:  pytest features/ --target=aws --reuse{runs_dir}\n"
                 f"  destroy it:     {run.finish_command()}"
             )
             return
