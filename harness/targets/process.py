@@ -110,9 +110,12 @@ class ProcessTarget(Target):
 
     _workdir: Path | None = None
     _server: ServiceProcess | None = None
+    #: What start() made, remembered past stop() so that leftovers() can look for it.
+    _made: tuple[int | None, Path] | None = None
 
     def start(self) -> Endpoint:
         self._workdir = Path(tempfile.mkdtemp(prefix=f"state-api-{self.options.run_id}-"))
+        self._made = (None, self._workdir)
         api_key = self.options.api_key or new_api_key()
         self._server = ServiceProcess(
             self._workdir / "logs.db",
@@ -121,13 +124,28 @@ class ProcessTarget(Target):
             log_path=self._workdir / "server.log",
         )
         self._server.start()
+        self._made = (self._server.pid, self._workdir)
         logger.info("process target: %s (data in %s)", self._server.base_url, self._workdir)
         return Endpoint(self._server.base_url, api_key)
 
     def restart(self) -> None:
         assert self._server is not None, "start() first"
+        assert self._workdir is not None
         self._server.stop()
         self._server.start()
+        self._made = (self._server.pid, self._workdir)
+
+    def leftovers(self) -> list[str]:
+        """The server process and the data directory of this run, while they exist."""
+        if self._made is None:
+            return []
+        pid, workdir = self._made
+        found = []
+        if pid is not None and _running(pid):
+            found.append(f"process {pid} (uvicorn of {self.options.run_id})")
+        if workdir.exists():
+            found.append(f"directory {workdir}")
+        return found
 
     def stop(self) -> None:
         if self._server is not None:
@@ -139,3 +157,13 @@ class ProcessTarget(Target):
             else:
                 shutil.rmtree(self._workdir, ignore_errors=True)
             self._workdir = None
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, as another user's
+    return True
