@@ -83,9 +83,9 @@ def rehearsal_env(
     return env
 
 
-def nested_command(tmp_path: Path, *args: str) -> list[str]:
+def nested_pytest(tmp_path: Path, *args: str) -> list[str]:
+    """Arguments to python for a nested `pytest --target=aws` session."""
     return [
-        sys.executable,
         "-m",
         "pytest",
         *args,
@@ -100,11 +100,16 @@ def nested_command(tmp_path: Path, *args: str) -> list[str]:
     ]
 
 
-def run_session(
-    env: dict[str, str], tmp_path: Path, *args: str, fault: str = "", timeout: float = 300
-) -> Session:
+@dataclass
+class Finished:
+    returncode: int
+    output: str
+
+
+def run_script(env: dict[str, str], *argv: str, fault: str = "", timeout: float = 300) -> Finished:
+    """Run ``python ARGV...`` from the repository root with the rehearsal's environment."""
     result = subprocess.run(
-        nested_command(tmp_path, *args),
+        [sys.executable, *argv],
         cwd=ROOT,
         env={**env, "TERRAFORM_DOUBLE_FAULT": fault},
         capture_output=True,
@@ -112,7 +117,12 @@ def run_session(
         timeout=timeout,
         check=False,
     )
-    return Session(result.returncode, result.stdout + result.stderr, tmp_path / "runs")
+    return Finished(result.returncode, result.stdout + result.stderr)
+
+
+def run_session(env: dict[str, str], tmp_path: Path, *args: str, fault: str = "") -> Session:
+    finished = run_script(env, *nested_pytest(tmp_path, *args), fault=fault)
+    return Session(finished.returncode, finished.output, tmp_path / "runs")
 
 
 def test_a_green_run_tests_the_instance_then_destroys_it(
@@ -170,7 +180,7 @@ def test_a_signal_mid_run_still_destroys(
 ) -> None:
     started = tmp_path / "started"
     process = subprocess.Popen(
-        nested_command(tmp_path, str(REHEARSAL / "slow_scenario.py")),
+        [sys.executable, *nested_pytest(tmp_path, str(REHEARSAL / "slow_scenario.py"))],
         cwd=ROOT,
         env={**rehearsal_env, "REHEARSAL_STARTED": str(started)},
         stdout=subprocess.PIPE,
@@ -223,16 +233,8 @@ def test_a_failing_destroy_keeps_the_state_and_says_how_to_finish(
     assert command in session.output
     assert session.leftovers() != []
     # The printed command finishes the job.
-    finish = subprocess.run(
-        [sys.executable, *command.split()],
-        cwd=ROOT,
-        env={**rehearsal_env, "TERRAFORM_DOUBLE_FAULT": ""},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert finish.returncode == 0, finish.stdout + finish.stderr
+    finish = run_script(rehearsal_env, *command.split())
+    assert finish.returncode == 0, finish.output
     assert session.leftovers() == []
     assert not run_dir.exists()
 
@@ -275,14 +277,6 @@ def test_a_base_url_is_tested_and_left_alone(rehearsal_env: dict[str, str], tmp_
         assert "terraform" not in session.output
         assert Docker().leftovers(kept.run_id).containers, "an existing deployment is not ours"
     finally:
-        finish = subprocess.run(
-            [sys.executable, "scripts/destroy.py", "--run-dir", str(run_dir)],
-            cwd=ROOT,
-            env=rehearsal_env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-    assert finish.returncode == 0, finish.stdout + finish.stderr
+        finish = run_script(rehearsal_env, "scripts/destroy.py", "--run-dir", str(run_dir))
+    assert finish.returncode == 0, finish.output
     assert kept.leftovers() == []
