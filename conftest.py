@@ -81,12 +81,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     name = config.getoption("--target")
-    target_class = TARGETS.get(name)
+    capabilities = TARGETS[name].capabilities
     for item in items:
         for capability in CAPABILITY_TAGS:
             if item.get_closest_marker(capability) is None:
                 continue
-            if target_class is None or capability not in target_class.capabilities:
+            if capability not in capabilities:
                 reason = f"the {name} target cannot {capability} the service"
                 item.add_marker(pytest.mark.skip(reason=reason))
 
