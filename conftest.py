@@ -15,7 +15,7 @@ import pytest
 from harness.client import ApiClient
 from harness.errors import TargetError
 from harness.signals import signals_interrupt
-from harness.targets import TARGETS, Endpoint, Target, TargetOptions, make_target
+from harness.targets import RESTART, TARGETS, Endpoint, Target, TargetOptions, make_target
 from harness.targets.base import TargetUnavailable
 
 pytest_plugins = [
@@ -30,7 +30,7 @@ pytest_plugins = [
 ]
 
 #: Scenario tags that name a capability the target must offer.
-CAPABILITY_TAGS = ("restart",)
+CAPABILITY_TAGS = (RESTART,)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -96,7 +96,8 @@ def target(pytestconfig: pytest.Config) -> Iterator[Target]:
     """The deployment under test, started once for the session and always stopped."""
     options = TargetOptions(
         base_url=pytestconfig.getoption("--base-url"),
-        api_key=pytestconfig.getoption("--api-key"),
+        # --api-key="" (an unset $API_KEY) means the deployment has no key.
+        api_key=pytestconfig.getoption("--api-key") or None,
         keep=pytestconfig.getoption("--keep"),
         reuse=pytestconfig.getoption("--reuse"),
         region=pytestconfig.getoption("--region"),

@@ -20,6 +20,8 @@ class ApiClient:
         self.api_key = api_key
         self.timeout = timeout
         self.session = requests.Session()
+        #: The answer to this client's last POST /update, for steps that check what it said.
+        self.last_update: requests.Response | None = None
 
     def url(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}"
@@ -54,8 +56,13 @@ class ApiClient:
         if isinstance(sent_key, str):
             all_headers[API_KEY_HEADER] = sent_key
         if raw is not None:
-            return self.request("POST", "/update", data=raw, headers=all_headers, params=params)
-        return self.request("POST", "/update", json=body, headers=all_headers, params=params)
+            response = self.request("POST", "/update", data=raw, headers=all_headers, params=params)
+        else:
+            response = self.request(
+                "POST", "/update", json=body, headers=all_headers, params=params
+            )
+        self.last_update = response
+        return response
 
     def current_state(self) -> dict[str, Any]:
         response = self.status()
@@ -67,6 +74,19 @@ class ApiClient:
         response = self.logs(page=1, limit=1)
         response.raise_for_status()
         return int(response.json()["total"])
+
+    def all_logs(self) -> list[dict[str, Any]]:
+        """Every row of the log, oldest first (by id), read page by page."""
+        rows: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            response = self.logs(page=page, limit=100)
+            response.raise_for_status()
+            items: list[dict[str, Any]] = response.json()["items"]
+            if not items:
+                return sorted(rows, key=lambda row: int(row["id"]))
+            rows += items
+            page += 1
 
     def set_state(self, **changes: Any) -> dict[str, Any]:
         """Update and insist it worked: for Givens that prepare a scenario."""

@@ -14,9 +14,11 @@ import io
 import json
 import logging
 import os
+import shlex
 import shutil
 import signal
 import subprocess
+import sys
 import tarfile
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -29,7 +31,7 @@ import requests
 from harness import teardown
 from harness.errors import TargetError
 from harness.naming import PROJECT
-from harness.terraform import terraform_command
+from harness.terraform import TerraformNotFound, terraform_command
 
 logger = logging.getLogger(__name__)
 
@@ -207,7 +209,10 @@ class TerraformRun:
             "TF_IN_AUTOMATION": "1",
             "TF_INPUT": "0",
         }
-        command = [*terraform_command(), *args]
+        try:
+            command = [*terraform_command(), *args]
+        except TerraformNotFound as exc:
+            raise DeploymentError(str(exc)) from None
         self.progress(f"terraform {' '.join(args)}  (in {self.tf_dir})")
         with (self.workdir / "terraform.log").open("a") as log:
             process = subprocess.Popen(  # nosec B603 - argv from terraform_command, no shell
@@ -257,8 +262,10 @@ class TerraformRun:
         self.terraform("destroy", "-auto-approve", "-input=false", "-no-color")
 
     def finish_command(self) -> str:
-        """The one command that finishes the cleanup of this run by hand."""
-        return f"scripts/destroy.py --run-dir {self.workdir}"
+        """The one command that finishes the cleanup of this run by hand: this Python (the
+        one with boto3), the script by its full path, so that it runs from anywhere."""
+        script = REPO_ROOT / "scripts" / "destroy.py"
+        return shlex.join([sys.executable, str(script), "--run-dir", str(self.workdir)])
 
     def check_teardown(self, timeout: float = 120.0) -> list[teardown.Leftover]:
         """What still carries this run's tags (after waiting up to ``timeout`` for it)."""

@@ -456,6 +456,10 @@ def _is_gone(stderr: str) -> bool:
     return "no such" in text or "not found" in text
 
 
+#: Images a pull already failed for, in this process.
+_UNPULLABLE: set[str] = set()
+
+
 def choose_base_image(
     docker: Docker,
     *,
@@ -468,9 +472,11 @@ def choose_base_image(
     default = dockerfile_default_base(root)
     if docker.image_exists(default):
         return default
-    if docker.pull(default):
-        logger.info("pulled %s", default)
-        return default
+    if default not in _UNPULLABLE:
+        if docker.pull(default):
+            logger.info("pulled %s", default)
+            return default
+        _UNPULLABLE.add(default)  # asked once per process: a registry that said no says no
     logger.info("%s cannot be pulled: using the local base %s", default, LOCAL_BASE_IMAGE)
     if docker.image_exists(LOCAL_BASE_IMAGE):
         return LOCAL_BASE_IMAGE

@@ -11,9 +11,10 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 from collections.abc import Sequence
 
-from harness.docker import Docker, DockerError
+from harness.docker import Docker, DockerError, EngineUnavailable
 from harness.readiness import NotHealthy
 from harness.targets.base import TargetOptions, TargetUnavailable, new_api_key
 from harness.targets.local import LocalTarget
@@ -49,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             docker.require_engine()
             docker.remove_run(RUN_ID)
         except DockerError as exc:
-            print(f"error: {exc}")
+            print(f"error: {exc}", file=sys.stderr)
             return 1
         print("stopped and removed (container, volume, network)")
         return 0
@@ -61,11 +62,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         docker.require_engine()
         docker.remove_run(RUN_ID)  # a previous run of this script: replace it
         endpoint = target.start()
-    except TargetUnavailable as exc:
-        print(f"error: {exc}")
+    except (TargetUnavailable, EngineUnavailable) as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 3
     except (DockerError, NotHealthy) as exc:
-        print(f"error: {exc}")
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"the service runs in container {target.container} at {endpoint.base_url}")
     print(f"API key (X-API-KEY header of POST /update): {api_key}")

@@ -4,7 +4,8 @@ Two sources, because neither is enough alone:
 
 - The Resource Groups Tagging API lists every tagged resource of every service, but also
   resources that are gone (a terminated instance stays listed for about an hour).
-- Direct EC2 look-ups (instances, volumes, security groups, network interfaces, elastic IPs),
+- Direct EC2 look-ups (instances, volumes, security groups and their rules, network
+  interfaces, elastic IPs),
   filtered by the same tags, say what really exists and in which state.
 
 A tagging hit of a type EC2 can look up is a leftover only if the direct look-up confirms it;
@@ -40,7 +41,14 @@ logger = logging.getLogger(__name__)
 GONE_STATES = frozenset({"terminated", "deleted"})
 #: EC2 resource types (as in ARNs) that have a direct look-up below.
 LOOKED_UP_TYPES = frozenset(
-    {"instance", "volume", "security-group", "network-interface", "elastic-ip"}
+    {
+        "instance",
+        "volume",
+        "security-group",
+        "security-group-rule",
+        "network-interface",
+        "elastic-ip",
+    }
 )
 #: Fail fast on an unreachable endpoint: two attempts, short connect timeout.
 CLIENT_CONFIG = Config(
@@ -153,6 +161,18 @@ class Inventory:
             for group in page.get("SecurityGroups", []):
                 yield Leftover("ec2:security-group", group["GroupId"], "exists")
 
+    def security_group_rules(self) -> Iterator[Leftover]:
+        # Terraform's aws_vpc_security_group_*_rule resources carry the default tags too.
+        ec2 = self._client("ec2")
+        for page in _pages(
+            ec2,
+            "describe_security_group_rules",
+            Filters=_ec2_filters(self.tags),
+            **self._ec2_paging(),
+        ):
+            for rule in page.get("SecurityGroupRules", []):
+                yield Leftover("ec2:security-group-rule", rule["SecurityGroupRuleId"], "exists")
+
     def network_interfaces(self) -> Iterator[Leftover]:
         ec2 = self._client("ec2")
         for page in _pages(
@@ -183,6 +203,7 @@ class Inventory:
             self.instances,
             self.volumes,
             self.security_groups,
+            self.security_group_rules,
             self.network_interfaces,
             self.elastic_ips,
         ):

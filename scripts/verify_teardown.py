@@ -5,7 +5,8 @@ Usage (from the repository root)::
     python scripts/verify_teardown.py --tag Project=state-api --tag RunId=RUN --region eu-west-1
 
 Looks through the Resource Groups Tagging API and directly at EC2 (instances, volumes,
-security groups, network interfaces, elastic IPs); a terminated instance counts as gone.
+security groups and their rules, network interfaces, elastic IPs); a terminated instance
+counts as gone.
 Honours AWS_ENDPOINT_URL, so it runs against moto's server as it does against AWS.
 
 Exit codes:

@@ -80,9 +80,12 @@ def newest_entry_records(
 
 @then("the newest entry is the update the client was answered with")
 def newest_is_answered_update(client: ApiClient, answer: requests.Response) -> None:
+    assert client.last_update is not None, "the scenario made no update"
+    answered = client.last_update.json()
     newest = entries(answer)[0]
-    assert newest["id"] > 0
-    assert newest["new_value"] == client.current_state()
+    assert newest["id"] == answered["log_id"]
+    assert newest["timestamp"] == answered["timestamp"]
+    assert (newest["old_value"], newest["new_value"]) == (answered["old_state"], answered["state"])
 
 
 @then("the newest entry's time is in UTC, written in ISO 8601 and ending in Z")

@@ -16,7 +16,11 @@ from harness.targets import Target, TargetOptions
 )
 def throwaway_deployment(target: Target, request: pytest.FixtureRequest) -> Target:
     if not isinstance(target, ChecksLeftovers):
-        pytest.skip(f"the {target.name} target keeps no inventory of what it leaves behind")
+        pytest.skip(
+            f"the {target.name} target keeps no inventory here (url: the deployment is not ours;"
+            " aws: a second instance per run would cost minutes and money, and the session"
+            " ends with its own teardown check)"
+        )
     # Never kept, whatever --keep says: this deployment exists only to be torn down.
     deployment = type(target)(TargetOptions())
     request.addfinalizer(deployment.stop)
@@ -25,9 +29,9 @@ def throwaway_deployment(target: Target, request: pytest.FixtureRequest) -> Targ
 
 
 @given("the deployment answers and what it created carries its run id")
-def deployment_answers(throwaway: Target) -> None:
+def deployment_answers(throwaway: Target, target: Target) -> None:
     assert throwaway.endpoint is not None
-    assert throwaway.options.run_id != "", "a run id of its own"
+    assert throwaway.options.run_id != target.options.run_id, "a run id of its own"
     response = ApiClient(throwaway.endpoint.base_url, throwaway.endpoint.api_key).health()
     assert response.status_code == 200, response.text
     assert isinstance(throwaway, ChecksLeftovers)

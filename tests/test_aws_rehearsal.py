@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -229,11 +230,18 @@ def test_a_failing_destroy_keeps_the_state_and_says_how_to_finish(
     assert session.returncode == 1, session.output
     run_dir = session.runs_dir / session.run_id
     assert (run_dir / "terraform" / "terraform.tfstate").exists()
-    command = f"scripts/destroy.py --run-dir {run_dir}"
-    assert command in session.output
+    printed = re.search(r"finish the cleanup with:\n\s*(.+)", session.output)
+    assert printed, session.output
+    command = shlex.split(printed.group(1))
+    assert command == [
+        sys.executable,
+        str(ROOT / "scripts" / "destroy.py"),
+        "--run-dir",
+        str(run_dir),
+    ]
     assert session.leftovers() != []
-    # The printed command finishes the job.
-    finish = run_script(rehearsal_env, *command.split())
+    # The printed command, as printed, finishes the job.
+    finish = run_script(rehearsal_env, *command[1:])
     assert finish.returncode == 0, finish.output
     assert session.leftovers() == []
     assert not run_dir.exists()

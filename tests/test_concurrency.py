@@ -26,25 +26,10 @@ def server(tmp_path: Path) -> Iterator[ServiceProcess]:
         yield running
 
 
-def all_log_rows(client: ApiClient) -> list[dict[str, Any]]:
-    """Every row of the log, oldest first (by id)."""
-    rows: list[dict[str, Any]] = []
-    page = 1
-    while True:
-        response = client.logs(page=page, limit=100)
-        assert response.status_code == 200, response.text
-        items = response.json()["items"]
-        if not items:
-            break
-        rows += items
-        page += 1
-    return sorted(rows, key=lambda row: row["id"])
-
-
 def test_concurrent_updates_form_one_chain(server: ServiceProcess) -> None:
     client = ApiClient(server.base_url, server.api_key)
     client.set_state(counter=-1, message="before the crowd")
-    rows_before = all_log_rows(client)
+    rows_before = client.all_logs()
     sessions = threading.local()
 
     def send(n: int) -> requests.Response:
@@ -67,7 +52,7 @@ def test_concurrent_updates_form_one_chain(server: ServiceProcess) -> None:
 
     failed = [(a.status_code, a.text) for a in answers if a.status_code != 200]
     assert not failed, f"{len(failed)} updates failed, e.g. {failed[:3]}\n{server_output(server)}"
-    rows = all_log_rows(client)
+    rows = client.all_logs()
     new_rows = rows[len(rows_before) :]
     assert len(rows) == len(rows_before) + UPDATES
     assert client.log_total() == len(rows)

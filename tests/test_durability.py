@@ -81,20 +81,8 @@ class UpdateStream:
             time.sleep(0.01)
 
 
-def all_log_rows(client: ApiClient) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    for page in itertools.count(1):
-        response = client.logs(page=page, limit=100)
-        assert response.status_code == 200, response.text
-        items = response.json()["items"]
-        if not items:
-            return sorted(rows, key=lambda row: row["id"])
-        rows += items
-    raise AssertionError("unreachable")
-
-
 def assert_nothing_answered_was_lost(client: ApiClient, stream: UpdateStream) -> None:
-    rows = all_log_rows(client)
+    rows = client.all_logs()
     by_id = {row["id"]: row["new_value"] for row in rows}
     lost = [log_id for log_id, state in stream.answered.items() if by_id.get(log_id) != state]
     assert not lost, f"{len(lost)} updates answered 200 are not in the log: {lost[:10]}"

@@ -116,6 +116,26 @@ def create_security_group(ec2: Any, tags: dict[str, str]) -> str:
     return group_id
 
 
+def create_ingress_rule(ec2: Any, tags: dict[str, str]) -> str:
+    """A tagged rule (as Terraform's aws_vpc_security_group_ingress_rule makes) in a group
+    that carries other tags, so that only the rule matches."""
+    group_id = create_security_group(ec2, {"Project": "someone-else"})
+    answer = ec2.authorize_security_group_ingress(
+        GroupId=group_id,
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 5000,
+                "ToPort": 5000,
+                "IpRanges": [{"CidrIp": "203.0.113.7/32"}],
+            }
+        ],
+        TagSpecifications=tag_spec("security-group-rule", tags),
+    )
+    rule_id: str = answer["SecurityGroupRules"][0]["SecurityGroupRuleId"]
+    return rule_id
+
+
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     code = main([*argv, "--region", REGION, "--timeout", "0"])
     captured = capsys.readouterr()
@@ -137,6 +157,7 @@ def test_clean_account_exits_0(
         (launch_instance, "ec2:instance"),
         (create_volume, "ec2:volume"),
         (create_security_group, "ec2:security-group"),
+        (create_ingress_rule, "ec2:security-group-rule"),
     ],
 )
 def test_a_tagged_leftover_exits_1_naming_it(

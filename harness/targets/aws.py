@@ -9,7 +9,6 @@ remains — unless ``--keep``, which records the run for a later ``--reuse``.
 from __future__ import annotations
 
 import logging
-import sys
 from typing import ClassVar
 
 from harness.deploy import (
@@ -21,7 +20,7 @@ from harness.deploy import (
     runner_cidrs,
 )
 from harness.readiness import wait_for_health
-from harness.targets.base import Endpoint, Target, TargetOptions, new_api_key
+from harness.targets.base import Endpoint, Target, TargetOptions, new_api_key, print_progress
 
 logger = logging.getLogger(__name__)
 
@@ -29,10 +28,6 @@ logger = logging.getLogger(__name__)
 HEALTH_TIMEOUT = 15 * 60.0
 #: AWS takes a while to finish terminating: how long the teardown check waits for it.
 TEARDOWN_TIMEOUT = 180.0
-
-
-def _to_stderr(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
 
 
 class AwsTarget(Target):
@@ -44,7 +39,7 @@ class AwsTarget(Target):
     def __init__(self, options: TargetOptions) -> None:
         super().__init__(options)
         self.run: TerraformRun | None = None
-        report = options.progress or _to_stderr
+        report = options.progress or print_progress
 
         def say(line: str) -> None:
             report(f"[aws] {line}")

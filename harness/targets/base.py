@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import sys
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -14,6 +15,11 @@ from harness.errors import TargetError
 
 #: A target that can stop and start the service over the same data offers this.
 RESTART = "restart"
+
+
+def print_progress(line: str) -> None:
+    """Where a target reports progress when it is given nowhere else."""
+    print(line, file=sys.stderr, flush=True)
 
 
 def new_run_id() -> str:
@@ -81,9 +87,3 @@ class Target(ABC):
     def restart(self) -> None:
         """Stop and start the service over the same data, at the same endpoint."""
         raise TargetUnavailable(f"the {self.name} target cannot restart the service")
-
-    def cannot(self, capability: str) -> str | None:
-        """Why this target cannot offer a capability, or None when it can."""
-        if capability in self.capabilities:
-            return None
-        return f"the {self.name} target has no control over the service ({capability})"

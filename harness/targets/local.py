@@ -7,7 +7,6 @@ the run's labels, and is removed at stop, unless --keep.
 from __future__ import annotations
 
 import logging
-import sys
 from typing import ClassVar, NoReturn
 
 from harness.docker import (
@@ -31,6 +30,7 @@ from harness.targets.base import (
     TargetOptions,
     TargetUnavailable,
     new_api_key,
+    print_progress,
 )
 
 logger = logging.getLogger(__name__)
@@ -140,7 +140,7 @@ class LocalTarget(Target):
             return
         if self.options.keep and not force:
             url = self.endpoint.base_url if self.endpoint else "(not started)"
-            say = self.options.progress or _to_stderr
+            say = self.options.progress or print_progress
             say(
                 f"kept container {self.container} at {url}; test it again with --reuse, "
                 f"remove it with: python -m harness.docker clean --run-id {self.options.run_id}"
@@ -161,10 +161,6 @@ class LocalTarget(Target):
     def leftovers(self) -> list[str]:
         """What still carries this run's id on the engine."""
         return self.docker.leftovers(self.options.run_id).describe()
-
-
-def _to_stderr(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
 
 
 def raise_unavailable(reason: object) -> NoReturn:

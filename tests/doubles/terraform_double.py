@@ -5,7 +5,8 @@ the four commands the harness runs (``init``, ``apply``, ``output -json``, ``des
 run's working directory, with the variables the harness passes (``TF_VAR_*``):
 
 - ``apply`` creates what ``terraform/main.tf`` would, in moto (reached through
-  ``AWS_ENDPOINT_URL``): a security group, an instance with its root volume, all tagged
+  ``AWS_ENDPOINT_URL``): a security group with its ingress rules, an instance with its root
+  volume, all tagged
   Project/RunId/ManagedBy; then it starts the real container from this tree's Dockerfile as
   the "instance" and outputs its 127.0.0.1 URL.
 - ``destroy`` terminates and deletes them and removes the container.
@@ -85,6 +86,19 @@ def apply() -> int:
         state["security_group_id"] = group["GroupId"]
         save(state)
         say(f"created security group {group['GroupId']}")
+        for cidr in json.loads(variable("allowed_cidrs")):
+            client.authorize_security_group_ingress(
+                GroupId=group["GroupId"],
+                IpPermissions=[
+                    {
+                        "IpProtocol": "tcp",
+                        "FromPort": 5000,
+                        "ToPort": 5000,
+                        "IpRanges": [{"CidrIp": cidr}],
+                    }
+                ],
+                TagSpecifications=tag_specs("security-group-rule"),
+            )
     if FAULT == "apply-midway":
         say("Error: creating EC2 Instance: InsufficientInstanceCapacity (injected fault)")
         return 1
