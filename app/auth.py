@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hmac
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, Security, status
+from fastapi import Depends, HTTPException, Request, Response, Security, status
+from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader
 
 from app.config import Settings
@@ -57,3 +59,23 @@ def require_api_key(
 
 
 ApiKeyDep = Depends(require_api_key)
+
+
+class KeyFirstRoute(APIRoute):
+    """A route that checks the API key before anything reads its body.
+
+    FastAPI parses a JSON body before it runs any dependency, so without this a client with no
+    key would learn from a 400 that its body was not JSON. The dependency stays declared on
+    the route as well: it is what puts the key scheme into the OpenAPI document.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        if not any(depends.dependency is require_api_key for depends in self.dependencies):
+            return handler
+
+        async def key_first(request: Request) -> Response:
+            require_api_key(get_settings(request), request.headers.get(API_KEY_HEADER))
+            return await handler(request)
+
+        return key_first

@@ -7,7 +7,7 @@ from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Body, HTTPException, Query, status
 
-from app.auth import ApiKeyDep, ServiceDep, StoreDep
+from app.auth import ApiKeyDep, KeyFirstRoute, ServiceDep, StoreDep
 from app.models import (
     MAX_LOGS_LIMIT,
     ErrorResponse,
@@ -41,7 +41,7 @@ UNAVAILABLE: dict[int | str, dict[str, Any]] = {
 
 def build_router(update_model: type[UpdateRequestBase]) -> APIRouter:
     """The routes; the update body model carries the configured message limit."""
-    router = APIRouter()
+    router = APIRouter(route_class=KeyFirstRoute)
 
     @router.get("/status", response_model=StatusResponse)
     def read_status(service: ServiceDep) -> StatusResponse:

@@ -38,11 +38,20 @@ Feature: API key
       | with the key as a bearer token           |
       | with the key in the body                 |
 
-  Scenario: A refused update does not reveal whether its body was valid
+  Scenario Outline: A refused update does not reveal whether its body was valid
     Given the state is counter 3 and message "guarded"
-    When a client sends an invalid update without a key
+    When a client without a key sends the update <body>
     Then the answer is 401
     And nothing changed
+
+    Examples:
+      | body                          |
+      | {"counter": "not a number"}   |
+      | {"counter": 1, "extra": true} |
+      | {}                            |
+      | [1, 2]                        |
+      | {"counter": 5                 |
+      | not json at all               |
 
   Scenario Outline: Reading needs no key
     When a client without a key reads <what>

@@ -49,9 +49,9 @@ def send_with_credentials(client: ApiClient, api_key: str, credentials: str) -> 
     return CREDENTIALS[credentials](client, api_key)
 
 
-@when("a client sends an invalid update without a key", target_fixture="answer")
-def send_invalid_without_key(client: ApiClient) -> requests.Response:
-    return client.update({"counter": "not a number"}, key=None)
+@when(parsers.parse("a client without a key sends the update {body}"), target_fixture="answer")
+def send_raw_without_key(client: ApiClient, body: str) -> requests.Response:
+    return client.update(raw=body.encode(), key=None)
 
 
 @when(parsers.parse("a client without a key reads {what}"), target_fixture="answer")
