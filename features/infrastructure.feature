@@ -23,12 +23,14 @@ Feature: The Terraform deployment is locked down and accounted for
       | ["10.0.0.0/0"]        | refuses |
       | ["not-a-cidr"]        | refuses |
       | ["203.0.113.7/24"]    | refuses |
+      | ["2001:db8::1/64"]    | refuses |
       | []                    | refuses |
 
     Examples: Accepted
       | cidrs                               | verdict |
       | ["203.0.113.7/32"]                  | accepts |
       | ["203.0.113.7/32", "2001:db8::/64"] | accepts |
+      | ["2001:DB8::/64"]                   | accepts |
 
   Scenario: The instance is hardened
     Then the instance requires IMDSv2 session tokens
@@ -37,7 +39,11 @@ Feature: The Terraform deployment is locked down and accounted for
   Scenario: Every resource the apply creates carries the run's tags
     Then the provider tags every resource with Project, RunId and ManagedBy from variables
     And every taggable resource has a Name tag
-    And the root volume and the primary network interface carry the run's tags explicitly
+    And the primary network interface, which the provider's tags miss, carries the run's tags
+
+  Scenario: The first boot needs nothing the instance lacks and no rate-limited registry
+    Then the user data installs docker, tar and gzip before it uses them
+    And the image is built on the Dockerfile's base image from Amazon's public ECR mirror
 
   Scenario: The instance terminates itself when its time to live runs out
     Then powering off the instance terminates it

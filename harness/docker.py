@@ -115,10 +115,8 @@ class Leftovers:
         )
 
 
-def content_hash(root: Path = REPO_ROOT, *, extra: Iterable[str] = ()) -> str:
-    """A hash of the Dockerfile and every file it copies (plus ``extra`` strings such as the
-    base image): an unchanged tree gives the same hash, so its image can be reused."""
-    digest = hashlib.sha256()
+def image_files(root: Path = REPO_ROOT) -> list[Path]:
+    """The Dockerfile and every file it copies, in a fixed order: what the image is made of."""
     paths = [root / DOCKERFILE]
     for name in IMAGE_INPUTS:
         path = root / name
@@ -126,7 +124,14 @@ def content_hash(root: Path = REPO_ROOT, *, extra: Iterable[str] = ()) -> str:
             paths += sorted(p for p in path.rglob("*") if p.is_file() and _in_image(p))
         else:
             paths.append(path)
-    for path in paths:
+    return paths
+
+
+def content_hash(root: Path = REPO_ROOT, *, extra: Iterable[str] = ()) -> str:
+    """A hash of the Dockerfile and every file it copies (plus ``extra`` strings such as the
+    base image): an unchanged tree gives the same hash, so its image can be reused."""
+    digest = hashlib.sha256()
+    for path in image_files(root):
         relative = path.relative_to(root).as_posix()
         content = path.read_bytes()
         # Length-prefixed, so that moving bytes between a name and a content changes the hash.
@@ -380,12 +385,19 @@ class Docker:
         return result
 
     def remove_container(self, container: str, stop_timeout: int = 10) -> None:
-        """Stop (SIGTERM, then SIGKILL after ``stop_timeout``) and remove; gone is fine."""
-        completed = self.run(
-            "stop", "--time", str(stop_timeout), container, timeout=stop_timeout + 30, check=False
-        )
-        if completed.returncode != 0 and not _is_gone(completed.stderr):
-            logger.warning("could not stop %s: %s", container, completed.stderr.strip())
+        """Stop (SIGTERM, then SIGKILL after ``stop_timeout``; 0: SIGKILL at once) and remove;
+        gone is fine."""
+        if stop_timeout > 0:
+            completed = self.run(
+                "stop",
+                "--time",
+                str(stop_timeout),
+                container,
+                timeout=stop_timeout + 30,
+                check=False,
+            )
+            if completed.returncode != 0 and not _is_gone(completed.stderr):
+                logger.warning("could not stop %s: %s", container, completed.stderr.strip())
         completed = self.run("rm", "--force", "--volumes", container, timeout=60.0, check=False)
         if completed.returncode != 0 and not _is_gone(completed.stderr):
             raise DockerError(f"removing container {container}: {completed.stderr.strip()}")
@@ -453,7 +465,8 @@ def _label_filters(labels: Mapping[str, str]) -> list[str]:
 
 def _is_gone(stderr: str) -> bool:
     text = stderr.lower()
-    return "no such" in text or "not found" in text
+    # "already in progress": a container started with --rm is being removed by the engine.
+    return "no such" in text or "not found" in text or "already in progress" in text
 
 
 #: Images a pull already failed for, in this process.

@@ -8,6 +8,7 @@ be checked here, plus the variables' own validations through :func:`check_variab
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -175,8 +176,9 @@ def default_tag_problems(config: TerraformConfig) -> list[str]:
 
 
 def resource_tag_problems(config: TerraformConfig) -> list[str]:
-    """Every taggable resource has a Name; the root volume and the primary network
-    interface, which default_tags may miss, carry the run's tags explicitly."""
+    """Every taggable resource has a Name, the root volume included; the primary network
+    interface, which default_tags never reach, carries the run's tags explicitly. (The root
+    volume gets the run's tags from default_tags, at launch: see default_tag_problems.)"""
     problems: list[str] = []
     for block in config.resources():
         type_ = block.labels[0]
@@ -190,8 +192,10 @@ def resource_tag_problems(config: TerraformConfig) -> list[str]:
             problems.append(f"{block.address}: no Name tag")
     for instance in config.resources("aws_instance"):
         root_tags = _first(instance.body, "root_block_device").get("tags")
-        if not _carries_run_tags(config, root_tags):
-            problems.append(f"{instance.address}: root volume lacks {', '.join(REQUIRED_TAGS)}")
+        if not (isinstance(root_tags, dict) and "Name" in root_tags) and not _mentions(
+            root_tags, "Name"
+        ):
+            problems.append(f"{instance.address}: root volume has no Name tag")
         if not _eni_tagged(config, instance):
             problems.append(f"{instance.address}: primary network interface not tagged")
     return problems
@@ -257,6 +261,55 @@ def dead_mans_switch_problems(config: TerraformConfig, user_data: str) -> list[s
     return problems
 
 
+#: What a fresh Amazon Linux 2023 host may lack: the package that brings each command.
+PACKAGED_COMMANDS = {"docker": "docker", "tar": "tar", "gzip": "gzip", "gunzip": "gzip"}
+
+
+def package_problems(user_data: str) -> list[str]:
+    """The user data installs (with dnf) every package it uses before it first uses it:
+    docker, and tar and gzip to unpack the application."""
+    problems: list[str] = []
+    installed: set[str] = set()
+    for command in top_level_commands(user_data):
+        if re.match(r"^dnf\s+install\b", command):
+            installed.update(word for word in command.split()[2:] if not word.startswith("-"))
+            continue
+        for segment in re.split(r"\||&&|;|\$\(", command):
+            words = segment.split()
+            if not words:
+                continue
+            needed = {PACKAGED_COMMANDS[words[0]]} if words[0] in PACKAGED_COMMANDS else set()
+            if words[0] == "tar" and any(re.fullmatch(r"-\w*z\w*", w) for w in words[1:]):
+                needed.add("gzip")
+            for package in sorted(needed - installed):
+                problems.append(f"user data runs {words[0]!r} before installing {package}")
+                installed.add(package)  # once per package
+    return problems
+
+
+def base_image_problems(config: TerraformConfig, user_data: str, dockerfile_base: str) -> list[str]:
+    """The instance builds the image on ``var.base_image``, whose default is the Dockerfile's
+    own base image as Amazon's public ECR mirror of Docker Hub's official images serves it."""
+    problems: list[str] = []
+    variable = config.variables().get("base_image")
+    if variable is None:
+        return ["no variable base_image"]
+    library = dockerfile_base if "/" in dockerfile_base else f"docker/library/{dockerfile_base}"
+    expected = f"public.ecr.aws/{library}"
+    if variable.get("default") != expected:
+        problems.append(
+            f"variable base_image defaults to {variable.get('default')!r}, not {expected!r}"
+        )
+    if not re.search(r"docker build\b.*--build-arg 'BASE_IMAGE=\$\{base_image\}'", user_data):
+        problems.append("user data does not build with --build-arg BASE_IMAGE=${base_image}")
+    for instance in config.resources("aws_instance"):
+        if not _mentions(config.locals().get("user_data"), "var.base_image"):
+            problems.append(
+                f"{instance.address}: the user data template is not given var.base_image"
+            )
+    return problems
+
+
 def top_level_commands(script: str) -> list[str]:
     """The script's lines outside heredoc bodies, comments and blank lines, stripped."""
     commands: list[str] = []
@@ -319,18 +372,27 @@ output "rendered" {
   value = templatefile("${path.module}/template", var.values)
 }
 
-output "user_data_base64_length" {
-  value = length(base64gzip(templatefile("${path.module}/template", var.values)))
+output "user_data_base64" {
+  value = base64gzip(templatefile("${path.module}/template", var.values))
 }
 """
+
+#: EC2 refuses user data over this many bytes, counted before base64 (here: gzip'd bytes).
+USER_DATA_LIMIT = 16384
 
 
 @dataclass(frozen=True)
 class RenderedTemplate:
-    """A template as Terraform's templatefile() renders it, and its gzip'd base64 length."""
+    """A template as Terraform's templatefile() renders it, and as EC2 receives it: gzip'd
+    by Terraform's base64gzip(), as main.tf sends it."""
 
     text: str
-    user_data_base64_length: int
+    user_data_base64: str
+
+    @property
+    def user_data_bytes(self) -> int:
+        """The size EC2 holds against its limit: the gzip'd bytes, not their base64."""
+        return len(base64.b64decode(self.user_data_base64))
 
 
 def render_template(template: Path, values: Mapping[str, Any], workdir: Path) -> RenderedTemplate:
@@ -354,6 +416,4 @@ def render_template(template: Path, values: Mapping[str, Any], workdir: Path) ->
         if completed.returncode != 0:
             raise RuntimeError(f"terraform {args[0]} failed: {completed.stderr.strip()}")
     outputs = json.loads(completed.stdout)
-    return RenderedTemplate(
-        outputs["rendered"]["value"], int(outputs["user_data_base64_length"]["value"])
-    )
+    return RenderedTemplate(outputs["rendered"]["value"], outputs["user_data_base64"]["value"])

@@ -9,6 +9,7 @@ import pytest
 from pytest_bdd import given, parsers, then, when
 
 from harness import terraform_rules as rules
+from harness.docker import dockerfile_default_base
 from harness.hcl import TerraformConfig, load_directory
 from harness.terraform import TERRAFORM_DIR
 
@@ -75,16 +76,30 @@ def default_tags(terraform_config: TerraformConfig) -> None:
 
 
 @then("every taggable resource has a Name tag")
-@then("the root volume and the primary network interface carry the run's tags explicitly")
+@then("the primary network interface, which the provider's tags miss, carries the run's tags")
 def resource_tags(terraform_config: TerraformConfig) -> None:
     assert_none(rules.resource_tag_problems(terraform_config))
+
+
+@then("the user data installs docker, tar and gzip before it uses them")
+def packages() -> None:
+    assert_none(rules.package_problems(user_data()))
+
+
+@then("the image is built on the Dockerfile's base image from Amazon's public ECR mirror")
+def base_image(terraform_config: TerraformConfig) -> None:
+    problems = rules.base_image_problems(terraform_config, user_data(), dockerfile_default_base())
+    assert_none(problems)
+
+
+def user_data() -> str:
+    return (TERRAFORM_DIR / "user_data.sh").read_text(encoding="utf-8")
 
 
 @then("powering off the instance terminates it")
 @then("the user data arms the dead man's switch before any step that can fail")
 def dead_mans_switch(terraform_config: TerraformConfig) -> None:
-    user_data = (TERRAFORM_DIR / "user_data.sh").read_text(encoding="utf-8")
-    assert_none(rules.dead_mans_switch_problems(terraform_config, user_data))
+    assert_none(rules.dead_mans_switch_problems(terraform_config, user_data()))
 
 
 @then("the outputs api_url, instance_id, public_ip and security_group_id exist, described")

@@ -1,7 +1,7 @@
 locals {
-  # The tags every resource of a run carries. The provider applies them through default_tags;
-  # the root volume and the primary network interface get them explicitly below, because
-  # aws_instance does not pass default_tags to the interface at all.
+  # The tags every resource of a run carries, applied by the provider's default_tags (see
+  # providers.tf). The primary network interface gets them below with aws_ec2_tag: the instance
+  # launches it, and neither its tags nor default_tags reach it.
   tags = {
     ManagedBy = var.managed_by
     Project   = var.project
@@ -15,6 +15,7 @@ locals {
   user_data = templatefile("${path.module}/user_data.sh", {
     api_key     = var.api_key
     app_bundle  = var.app_bundle
+    base_image  = var.base_image
     image       = "${var.project}-api:${var.run_id}"
     managed_by  = var.managed_by
     project     = var.project
@@ -23,18 +24,44 @@ locals {
   })
   # cloud-init unpacks gzip'd user data; compressing leaves room under the 16 KB limit.
   user_data_base64 = base64gzip(local.user_data)
-  # 16 KB of raw user data is 21,848 characters of base64.
-  user_data_limit = 21848
+  # EC2 refuses more than 16,384 bytes of user data, counted before base64: the gzip'd bytes.
+  # Four base64 characters carry three bytes, less one for each padding "=".
+  user_data_bytes = length(local.user_data_base64) / 4 * 3 - length(regexall("=", local.user_data_base64))
+  user_data_limit = 16384
+
+  # The AMI must match the instance type's processor: Graviton types (t4g.micro) run arm64
+  # only, the others x86_64.
+  architectures = data.aws_ec2_instance_type.api.supported_architectures
+  architecture  = contains(local.architectures, "x86_64") ? "x86_64" : "arm64"
+
+  # Empty when the region has no default VPC (common in organisation accounts).
+  default_vpc_ids = var.subnet_id == null ? data.aws_vpcs.default[0].ids : []
+}
+
+data "aws_ec2_instance_type" "api" {
+  instance_type = var.instance_type
 }
 
 data "aws_ssm_parameter" "al2023" {
-  name = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+  name = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-${local.architecture}"
+
+  lifecycle {
+    precondition {
+      condition     = contains(local.architectures, "x86_64") || contains(local.architectures, "arm64")
+      error_message = "Amazon Linux 2023 runs on x86_64 and arm64; ${var.instance_type} offers ${join(", ", local.architectures)}."
+    }
+  }
 }
 
-data "aws_vpc" "default" {
+# The plural data source: an empty list where the singular one would fail with the provider's
+# own error, so that the precondition below can say what to do.
+data "aws_vpcs" "default" {
   count = var.subnet_id == null ? 1 : 0
 
-  default = true
+  filter {
+    name   = "is-default"
+    values = ["true"]
+  }
 }
 
 # Not every availability zone offers every instance type (t3.micro is missing from some).
@@ -50,11 +77,11 @@ data "aws_ec2_instance_type_offerings" "api" {
 }
 
 data "aws_subnets" "default" {
-  count = var.subnet_id == null ? 1 : 0
+  count = length(local.default_vpc_ids) > 0 ? 1 : 0
 
   filter {
     name   = "vpc-id"
-    values = [data.aws_vpc.default[0].id]
+    values = local.default_vpc_ids
   }
 
   filter {
@@ -72,6 +99,11 @@ data "aws_subnet" "api" {
   id = local.subnet_id
 
   lifecycle {
+    precondition {
+      condition     = var.subnet_id != null || length(local.default_vpc_ids) > 0
+      error_message = "The region ${var.region} has no default VPC: pass subnet_id, a subnet with a route to an internet gateway."
+    }
+
     precondition {
       condition     = local.subnet_id != null
       error_message = "No default subnet in ${var.region} offers ${var.instance_type}: pass subnet_id."
@@ -102,7 +134,7 @@ resource "aws_vpc_security_group_ingress_rule" "api" {
   from_port         = 5000
   to_port           = 5000
   cidr_ipv4         = strcontains(each.value, ":") ? null : each.value
-  cidr_ipv6         = strcontains(each.value, ":") ? each.value : null
+  cidr_ipv6         = strcontains(each.value, ":") ? cidrsubnet(each.value, 0, 0) : null
 
   tags = {
     Name = "${local.name}-api-in"
@@ -154,9 +186,11 @@ resource "aws_instance" "api" {
     volume_size           = 10
     delete_on_termination = true
 
-    tags = merge(local.tags, {
+    # Only the Name: the run's tags reach the volume at launch, from default_tags, while these
+    # are added by a separate call after the launch, whose failure the provider only logs.
+    tags = {
       Name = "${local.name}-root"
-    })
+    }
   }
 
   tags = {
@@ -168,8 +202,8 @@ resource "aws_instance" "api" {
     ignore_changes = [ami]
 
     precondition {
-      condition     = length(local.user_data_base64) <= local.user_data_limit
-      error_message = "User data exceeds the 16 KB EC2 limit: make the application bundle smaller."
+      condition     = local.user_data_bytes <= local.user_data_limit
+      error_message = "User data is ${nonsensitive(local.user_data_bytes)} bytes gzip'd, over EC2's limit of ${local.user_data_limit}: make the application bundle smaller."
     }
   }
 }

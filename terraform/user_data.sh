@@ -48,8 +48,9 @@ systemctl daemon-reload
 systemctl enable dead-mans-switch.service
 echo "user-data: dead man's switch armed for ${ttl_minutes} minutes after first boot"
 
-# 2. Docker, from Amazon Linux 2023's own repository (dnf is idempotent).
-dnf install -y docker
+# 2. Docker, and tar and gzip to unpack the application (not in every Amazon Linux 2023 image),
+# from Amazon Linux 2023's own repository (dnf is idempotent).
+dnf install -y docker tar gzip
 systemctl enable --now docker
 
 # 3. The application, replaced as a whole on each run.
@@ -68,8 +69,10 @@ install -d -m 0700 /etc/app
 chmod 0600 /etc/app/api.env
 
 # 5. Image and container; an old container of the same name is replaced, the volume kept.
-docker build --tag '${image}' --label 'Project=${project}' --label 'RunId=${run_id}' \
-  --label 'ManagedBy=${managed_by}' /opt/app
+# The base image comes from Amazon's public ECR mirror of Docker Hub's official images, which
+# sets no anonymous pull limit per address (Docker Hub does, and EC2 addresses are shared).
+docker build --tag '${image}' --build-arg 'BASE_IMAGE=${base_image}' \
+  --label 'Project=${project}' --label 'RunId=${run_id}' --label 'ManagedBy=${managed_by}' /opt/app
 docker rm -f api > /dev/null 2>&1 || true
 docker volume create --label 'Project=${project}' --label 'RunId=${run_id}' \
   --label 'ManagedBy=${managed_by}' api-data > /dev/null

@@ -20,11 +20,17 @@ variable "allowed_cidrs" {
     error_message = "allowed_cidrs must not open the API to the whole internet (no /0)."
   }
 
+  # AWS refuses a CIDR with host bits set ("203.0.113.7/24") only at apply. The network address,
+  # in Terraform's canonical spelling, is compared with the address as written, in the same
+  # spelling (so "2001:DB8::/64" passes and "2001:db8::1/64" does not).
   validation {
     condition = alltrue([
-      for cidr in var.allowed_cidrs : strcontains(cidr, ":") || try(cidrsubnet(cidr, 0, 0) == cidr, false)
+      for cidr in var.allowed_cidrs : try(
+        cidrhost(cidr, 0) == cidrhost("${split("/", cidr)[0]}/${strcontains(cidr, ":") ? 128 : 32}", 0),
+        false
+      )
     ])
-    error_message = "Write each IPv4 CIDR with its network address, e.g. \"203.0.113.0/24\", not \"203.0.113.7/24\"."
+    error_message = "Write each CIDR with its network address, e.g. \"203.0.113.0/24\" or \"2001:db8::/64\", not \"203.0.113.7/24\" or \"2001:db8::1/64\"."
   }
 }
 
@@ -41,13 +47,25 @@ variable "api_key" {
 }
 
 variable "app_bundle" {
-  description = "The application (app/*.py, Dockerfile, requirements.txt) as a base64-encoded tar.gz, made by the deploy script."
+  description = "The application as a base64-encoded tar.gz (Dockerfile, .dockerignore, requirements.txt, app/), made by the harness, byte for byte the same for the same files."
   type        = string
   nullable    = false
 
   validation {
     condition     = can(regex("^[A-Za-z0-9+/]+={0,2}$", var.app_bundle))
     error_message = "app_bundle must be one line of base64 (a gzip'd tar of the application)."
+  }
+}
+
+variable "base_image" {
+  description = "Base image the instance builds the API's image on: the official Python image the Dockerfile names, from Amazon's public ECR mirror of Docker Hub (no anonymous pull limit per address)."
+  type        = string
+  default     = "public.ecr.aws/docker/library/python:3.11-slim"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)+(:[A-Za-z0-9._-]+|@sha256:[0-9a-f]{64})$", var.base_image))
+    error_message = "base_image must be a full image reference with a tag or digest, e.g. \"public.ecr.aws/docker/library/python:3.11-slim\"."
   }
 }
 

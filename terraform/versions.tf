@@ -7,12 +7,13 @@ terraform {
   required_providers {
     aws = {
       source = "hashicorp/aws"
-      # 6.x: the current major line, which a fresh `terraform init` resolves to. Anything from
-      # 5.39 on propagates default_tags to the root volume; the root volume is also tagged
-      # explicitly in main.tf, so the tags do not depend on that. Pinned to one major version
-      # because a major release may rename or drop arguments; commit .terraform.lock.hcl once
-      # an init with registry access has produced it.
-      version = "~> 6.0"
+      # Exactly the release CI rehearses: plan, apply, a second plan that must be empty, and
+      # destroy, against an AWS emulator (README, "Rehearsing the cloud path offline"). No lock
+      # file is committed: one made from CI's provider mirror records the linux_amd64 package
+      # only and would make `terraform init` fail on macOS or on arm64, while this exact pin
+      # gives every platform the same release from the registry. To move to a newer release,
+      # change it here and run the rehearsal with that release's mirror (TF_PROVIDER_MIRROR).
+      version = "5.100.0"
     }
   }
 }

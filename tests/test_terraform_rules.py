@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness import terraform_rules as rules
+from harness.docker import dockerfile_default_base
 from harness.hcl import TerraformConfig, load_directory, normalise, unquote
 from harness.terraform import TERRAFORM_DIR
 
@@ -39,9 +40,54 @@ def test_the_real_configuration_keeps_every_rule() -> None:
         *rules.output_problems(config),
         *rules.variable_problems(config),
         *rules.dead_mans_switch_problems(config, user_data),
+        *rules.package_problems(user_data),
+        *rules.base_image_problems(config, user_data, dockerfile_default_base()),
     ]
 
     assert problems == []
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("dnf install -y docker tar gzip", "dnf install -y docker", "'tar' before installing tar"),
+        ("dnf install -y docker tar gzip", "dnf install -y docker tar", "before installing gzip"),
+        ("dnf install -y docker tar gzip", "dnf install -y tar gzip", "before installing docker"),
+    ],
+)
+def test_user_data_that_uses_a_package_before_installing_it_is_reported(
+    old: str, new: str, expected: str
+) -> None:
+    user_data = (TERRAFORM_DIR / "user_data.sh").read_text()
+    assert old in user_data
+
+    problems = rules.package_problems(user_data.replace(old, new))
+
+    assert any(expected in problem for problem in problems), problems
+
+
+def test_the_instance_must_build_on_the_ecr_mirror_of_the_dockerfiles_base(tmp_path: Path) -> None:
+    user_data = (TERRAFORM_DIR / "user_data.sh").read_text()
+    dockerhub = broken_copy(
+        tmp_path,
+        "variables.tf",
+        'default     = "public.ecr.aws/docker/library/python:3.11-slim"',
+        'default     = "python:3.11-slim"',
+    )
+    unused = user_data.replace("--build-arg 'BASE_IMAGE=${base_image}' ", "")
+
+    assert any(
+        "not 'public.ecr.aws" in p
+        for p in rules.base_image_problems(dockerhub, user_data, "python:3.11-slim")
+    )
+    assert any(
+        "BASE_IMAGE" in p
+        for p in rules.base_image_problems(
+            load_directory(TERRAFORM_DIR), unused, "python:3.11-slim"
+        )
+    )
+    # Another base in the Dockerfile: the mirror must follow it.
+    assert rules.base_image_problems(load_directory(TERRAFORM_DIR), user_data, "python:3.12-slim")
 
 
 @pytest.mark.parametrize(
@@ -126,10 +172,10 @@ def test_the_real_configuration_keeps_every_rule() -> None:
         ),
         (
             "main.tf",
-            "tags = merge(local.tags, {\n      Name",
-            "tags = merge({}, {\n      Name",
+            'Name = "${local.name}-root"',
+            'Purpose = "root"',
             rules.resource_tag_problems,
-            "root volume lacks",
+            "root volume has no Name tag",
         ),
         (
             "main.tf",

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import base64
-import io
 import shutil
 import subprocess
 import sys
-import tarfile
 from pathlib import Path
 
 import pytest
 
+from harness.bundle import app_bundle
 from harness.terraform import TERRAFORM_DIR
-from harness.terraform_rules import RenderedTemplate, render_template
+from harness.terraform_rules import USER_DATA_LIMIT, RenderedTemplate, render_template
 
-ROOT = TERRAFORM_DIR.parent
 TEMPLATE = TERRAFORM_DIR / "user_data.sh"
-#: EC2 takes at most 16 KB of user data, which is this many characters of base64.
-USER_DATA_BASE64_LIMIT = 21848
 API_KEY = "k3y-of-the-test_0123456789abcdefABCDEF"
 
 
@@ -31,23 +26,12 @@ def shellcheck() -> str:
     return found
 
 
-def realistic_bundle() -> str:
-    """What the deploy script sends: app/*.py, Dockerfile, requirements.txt, gzip'd."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        files = [*sorted((ROOT / "app").glob("*.py")), ROOT / "requirements.txt"]
-        dockerfile = ROOT / "Dockerfile"
-        files.append(dockerfile if dockerfile.exists() else ROOT / "requirements.txt")
-        for path in files:
-            archive.add(path, arcname=str(path.relative_to(ROOT)))
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> RenderedTemplate:
     values = {
         "api_key": API_KEY,
-        "app_bundle": realistic_bundle(),
+        "app_bundle": app_bundle(),
+        "base_image": "public.ecr.aws/docker/library/python:3.11-slim",
         "image": "state-api-api:run-1",
         "managed_by": "terraform",
         "project": "state-api",
@@ -87,7 +71,7 @@ def test_shellcheck_can_fail() -> None:
 
 
 def test_the_user_data_fits_the_ec2_limit(rendered: RenderedTemplate) -> None:
-    assert rendered.user_data_base64_length <= USER_DATA_BASE64_LIMIT
+    assert 0 < rendered.user_data_bytes <= USER_DATA_LIMIT
 
 
 def test_the_api_key_is_written_once_to_an_owner_only_file(rendered: RenderedTemplate) -> None:
@@ -112,7 +96,8 @@ def test_the_container_runs_as_the_design_says(rendered: RenderedTemplate) -> No
         "--label 'RunId=run-1'",
         "--label 'Project=state-api'",
         "docker rm -f api",
-        "dnf install -y docker",
+        "dnf install -y docker tar gzip",
+        "--build-arg 'BASE_IMAGE=public.ecr.aws/docker/library/python:3.11-slim'",
     ):
         assert expected in text, expected
     assert "120 * 60" in text

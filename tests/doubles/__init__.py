@@ -1,1 +1,0 @@
-"""Test doubles: stand-ins for what these machines cannot reach. Never shipped."""
