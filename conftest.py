@@ -71,6 +71,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type=Path,
         help="aws: where each run keeps its Terraform working copy and state (default: .runs)",
     )
+    group.addoption(
+        "--rehearse",
+        action="store_true",
+        help="aws: rehearse offline: real Terraform against an AWS emulator, the instance's "
+        "first boot in a sandbox container (needs Docker; no AWS account)",
+    )
+    group.addoption(
+        "--emulator-url",
+        help="aws --rehearse: the AWS emulator to use (default: one started for the session; "
+        "python -m harness.rehearsal.emulator starts one that outlives it, for --keep)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -105,6 +116,8 @@ def target(pytestconfig: pytest.Config) -> Iterator[Target]:
         health_timeout=pytestconfig.getoption("--health-timeout"),
         teardown_timeout=pytestconfig.getoption("--teardown-timeout"),
         runs_dir=pytestconfig.getoption("--runs-dir"),
+        rehearse=pytestconfig.getoption("--rehearse"),
+        emulator_url=pytestconfig.getoption("--emulator-url"),
         progress=_terminal_writer(pytestconfig),
     )
     try:
@@ -118,7 +131,9 @@ def target(pytestconfig: pytest.Config) -> Iterator[Target]:
         failure = exc
     except BaseException:
         # Whatever start() got as far as creating is taken down before the error is told.
-        _stop(deployment)
+        problem = _stop(deployment)
+        if problem and options.progress is not None:
+            options.progress(problem.strip())
         raise
     if failure is not None:
         problem = _stop(deployment)

@@ -1,25 +1,29 @@
 """One deployment to AWS with Terraform: its own working copy and state, apply, outputs,
-destroy, and the teardown check — the same code for real AWS and for the offline rehearsal.
+destroy, and the teardown check — the same code for real AWS and for the offline rehearsal
+(the run's :class:`~harness.cloud.Cloud` says where AWS is and where the instance boots).
 
 Each run works in ``.runs/RUN_ID/`` (a copy of ``terraform/`` with its own state), so two runs
 never collide; ``run.json`` there records what a later ``--reuse`` or ``scripts/destroy.py``
 needs. The API key is kept beside it in a file only its owner can read, and reaches Terraform
 through the environment (``TF_VAR_api_key``), never a command line, an output or a log.
+
+The sequence is written once: :meth:`TerraformRun.create` (record, key, working copy), then
+:meth:`TerraformRun.deploy` (init, apply, outputs, wait). Callers arm the destroy between the
+two, as Terratest defers its destroy before the apply: whatever happens after ``create``, they
+call :meth:`TerraformRun.destroy_and_verify` on the way out (unless told to keep the run).
 """
 
 from __future__ import annotations
 
-import base64
-import io
 import json
 import logging
 import os
+import re
 import shlex
 import shutil
 import signal
 import subprocess
 import sys
-import tarfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -29,8 +33,12 @@ from typing import Any
 import requests
 
 from harness import teardown
+from harness.bundle import app_bundle
+from harness.cloud import Cloud, cloud_from_record
 from harness.errors import TargetError
 from harness.naming import PROJECT
+from harness.provider import pinned_version
+from harness.readiness import wait_for_health
 from harness.terraform import TerraformNotFound, terraform_command
 
 logger = logging.getLogger(__name__)
@@ -39,38 +47,28 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 TERRAFORM_DIR = REPO_ROOT / "terraform"
 RUNS_DIR = REPO_ROOT / ".runs"
 LATEST = "latest"
-#: What the instance needs to build the image: the Dockerfile and what it copies.
-BUNDLE_FILES = ("Dockerfile", ".dockerignore", "requirements.txt", "app")
 #: Where the runner's public address is asked for when none is given.
 PUBLIC_IP_URL = "https://checkip.amazonaws.com"
 #: How long Terraform gets to stop after an interrupt before it is killed.
 INTERRUPT_GRACE = 120.0
+#: A first boot installs Docker and builds the image: minutes, not seconds.
+HEALTH_TIMEOUT = 15 * 60.0
+#: AWS takes a while to finish terminating: how long the teardown check waits for it.
+TEARDOWN_TIMEOUT = 180.0
+#: The lock file of the first init, kept beside the runs so that later runs install the same
+#: provider package from the plugin cache instead of downloading it again.
+LOCK_FILE = ".terraform.lock.hcl"
+#: How many lines of what Terraform printed on stderr an error message shows.
+STDERR_TAIL = 20
+#: A destroy started while an orphaned apply still runs (its harness was killed) waits for
+#: the apply to finish and release the state, instead of failing at once.
+LOCK_WAIT = "-lock-timeout=15m"
 
 Progress = Callable[[str], None]
 
 
 class DeploymentError(TargetError):
     """A step of the deployment failed; the message says what, and what to do."""
-
-
-def app_bundle(root: Path = REPO_ROOT) -> str:
-    """The application as a base64 gzip'd tar, the same bytes for the same files."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=9) as tar:
-        for name in BUNDLE_FILES:
-            path = root / name
-            if not path.exists():
-                continue
-            paths = [path] if path.is_file() else sorted(path.rglob("*"))
-            for item in paths:
-                if not item.is_file() or "__pycache__" in item.parts or item.suffix == ".pyc":
-                    continue
-                info = tar.gettarinfo(str(item), arcname=str(item.relative_to(root)))
-                info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
-                info.mode = 0o644
-                with item.open("rb") as handle:
-                    tar.addfile(info, handle)
-    return base64.b64encode(buffer.getvalue()).decode()
 
 
 def detect_public_ip(url: str = PUBLIC_IP_URL, timeout: float = 10.0) -> str:
@@ -101,6 +99,8 @@ class RunRecord:
     ttl_minutes: int | None = None
     outputs: dict[str, Any] = field(default_factory=dict)
     created_at: float = field(default_factory=time.time)
+    #: Where the run's AWS is (:meth:`harness.cloud.Cloud.record`).
+    cloud: dict[str, Any] = field(default_factory=dict)
 
 
 class TerraformRun:
@@ -110,13 +110,31 @@ class TerraformRun:
         self,
         record: RunRecord,
         *,
+        cloud: Cloud | None = None,
         runs_dir: Path = RUNS_DIR,
         progress: Progress | None = None,
     ) -> None:
         self.record = record
+        self.cloud = cloud or cloud_from_record(record.cloud)
+        record.cloud = self.cloud.record()
         self.runs_dir = runs_dir
         self.workdir = runs_dir / record.run_id
         self.progress = progress or (lambda line: logger.info("%s", line))
+
+    @classmethod
+    def create(
+        cls,
+        record: RunRecord,
+        api_key: str,
+        *,
+        cloud: Cloud,
+        runs_dir: Path = RUNS_DIR,
+        progress: Progress | None = None,
+    ) -> TerraformRun:
+        """A new run: its record, its key and its own copy of terraform/, nothing applied."""
+        run = cls(record, cloud=cloud, runs_dir=runs_dir, progress=progress)
+        run.prepare(api_key)
+        return run
 
     # -- the run's files ---------------------------------------------------------------
 
@@ -132,6 +150,10 @@ class TerraformRun:
     def tags(self) -> dict[str, str]:
         return {"Project": PROJECT, "RunId": self.record.run_id}
 
+    def plugin_cache_dir(self) -> Path:
+        """Where every run's providers are kept once (Terraform links them into each run)."""
+        return self.runs_dir / ".terraform-plugins"
+
     def prepare(self, api_key: str) -> None:
         """A fresh copy of terraform/, the record, and the key (owner-only)."""
         if self.workdir.exists():
@@ -142,7 +164,7 @@ class TerraformRun:
         shutil.copytree(
             TERRAFORM_DIR,
             self.tf_dir,
-            ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", "*.tfvars"),
+            ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", "*.tfvars", LOCK_FILE),
         )
         descriptor = os.open(self.key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as handle:
@@ -199,33 +221,58 @@ class TerraformRun:
             for name, value in values.items()
         }
 
-    def terraform(self, *args: str, capture: bool = False) -> str:
-        """Run one Terraform command in the run's directory; its output goes to the progress
-        callback (and to terraform.log), or is returned when ``capture``. Ctrl-C or SIGTERM
-        reach Terraform as an interrupt, so that it can stop cleanly and save its state."""
-        env = {
-            **os.environ,
+    def environment(self) -> dict[str, str]:
+        """Terraform's environment: this cloud's settings and the run's variables."""
+        return {
+            **self.cloud.environment(os.environ, self),
             **self.variables(),
             "TF_IN_AUTOMATION": "1",
             "TF_INPUT": "0",
         }
+
+    def terraform(
+        self, *args: str, capture: bool = False, ok: Sequence[int] = (0,), finish: bool = False
+    ) -> str:
+        """Run one Terraform command in the run's directory; returns what it printed.
+
+        stdout goes to the progress callback (and to terraform.log), or is returned when
+        ``capture``; stderr (warnings, errors, TF_LOG) goes to terraform.stderr.log and is
+        never mixed into stdout, which may be JSON.
+
+        Ctrl-C, SIGTERM or SIGHUP (a KeyboardInterrupt here) reach Terraform as an interrupt,
+        so that it stops and saves its state — unless ``finish``: then Terraform is left to
+        end on its own first. An interrupted apply cancels the AWS calls in flight, and an
+        instance whose RunInstances was cancelled after AWS had started it is in no state
+        file: no destroy would ever find it.
+        """
+        return self._terraform(args, capture=capture, ok=ok, finish=finish)[1]
+
+    def _terraform(
+        self, args: Sequence[str], *, capture: bool, ok: Sequence[int], finish: bool = False
+    ) -> tuple[int, str]:
         try:
             command = [*terraform_command(), *args]
         except TerraformNotFound as exc:
             raise DeploymentError(str(exc)) from None
         self.progress(f"terraform {' '.join(args)}  (in {self.tf_dir})")
-        with (self.workdir / "terraform.log").open("a") as log:
+        stderr_path = self.workdir / "terraform.stderr.log"
+        with (
+            (self.workdir / "terraform.log").open("a") as log,
+            stderr_path.open("a+") as stderr,
+        ):
+            start = stderr.tell()
             process = subprocess.Popen(  # nosec B603 - argv from terraform_command, no shell
                 command,
                 cwd=self.tf_dir,
-                env=env,
+                env=self.environment(),
                 stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
+                stderr=stderr,
                 text=True,
                 start_new_session=True,  # our signal handler decides when Terraform stops
             )
             captured: list[str] = []
-            try:
+
+            def relay() -> int:
                 assert process.stdout is not None
                 for line in process.stdout:
                     log.write(line)
@@ -233,33 +280,129 @@ class TerraformRun:
                         captured.append(line)
                     else:
                         self.progress(line.rstrip())
-                code = process.wait()
+                return process.wait()
+
+            try:
+                code = relay()
             except BaseException:
-                _interrupt(process)
+                if finish and process.poll() is None:
+                    self.progress(
+                        f"interrupted: letting terraform {args[0]} finish, so that its state "
+                        "records everything it made; the destroy follows"
+                    )
+                    relay()
+                else:
+                    _interrupt(process)
                 raise
-        if code != 0:
-            tail = "".join(captured[-20:]) if capture else ""
+            stderr.seek(start)
+            printed = [line.rstrip() for line in stderr.read().splitlines() if line.strip()]
+        if code not in ok:
+            tail = "\n".join(printed[-STDERR_TAIL:])
             raise DeploymentError(
                 f"terraform {args[0]} failed with exit code {code} "
-                f"(full output in {self.workdir / 'terraform.log'}){tail and ': ' + tail}"
+                f"(full output in {self.workdir / 'terraform.log'} and {stderr_path.name})"
+                + (f":\n{tail}" if tail else "")
             )
-        return "".join(captured)
+        if printed:
+            self.progress(
+                f"terraform {args[0]} printed {len(printed)} line(s) on stderr ({stderr_path})"
+            )
+        return code, "".join(captured)
 
     def init(self) -> None:
+        saved = self.runs_dir / LOCK_FILE
+        own = self.tf_dir / LOCK_FILE
+        if _locked_version(saved) and _locked_version(saved) == pinned_version(self.tf_dir):
+            shutil.copy2(saved, own)
+        self.cloud.before_init(self)
         self.terraform("init", "-input=false", "-no-color")
+        if own.exists() and _locked_version(own) != _locked_version(saved):
+            shutil.copy2(own, saved)
 
     def apply(self) -> None:
-        self.terraform("apply", "-auto-approve", "-input=false", "-no-color")
+        self.terraform(
+            "apply", "-auto-approve", "-input=false", "-no-color", LOCK_WAIT, finish=True
+        )
+        self.cloud.after_apply(self, self.progress)
+
+    def plan_changes(self) -> bool:
+        """Whether ``terraform plan`` wants to change anything (its detailed exit code)."""
+        code, _ = self._terraform(
+            ("plan", "-detailed-exitcode", "-input=false", "-no-color", "-lock=false"),
+            capture=False,
+            ok=(0, 2),
+        )
+        return code == 2
 
     def read_outputs(self) -> dict[str, Any]:
         """Terraform's outputs, as plain values; recorded for a later --reuse."""
-        raw = json.loads(self.terraform("output", "-json", "-no-color", capture=True) or "{}")
-        self.record.outputs = {name: item["value"] for name, item in raw.items()}
+        text = self.terraform("output", "-json", "-no-color", capture=True)
+        try:
+            raw = json.loads(text or "{}")
+            self.record.outputs = {name: item["value"] for name, item in raw.items()}
+        except (json.JSONDecodeError, TypeError, KeyError, AttributeError) as exc:
+            raise DeploymentError(
+                f"terraform output -json printed something that is not its outputs ({exc}): "
+                f"{text[:200]!r}"
+            ) from None
         self.save()
         return self.record.outputs
 
     def destroy(self) -> None:
-        self.terraform("destroy", "-auto-approve", "-input=false", "-no-color")
+        try:
+            self.terraform("destroy", "-auto-approve", "-input=false", "-no-color", LOCK_WAIT)
+        finally:
+            self.cloud.after_destroy(self, self.progress)
+
+    # -- the sequence ------------------------------------------------------------------
+
+    def wait_healthy(self, timeout: float) -> str:
+        """Wait until the deployed API answers /health; returns where it answers."""
+        base_url = self.cloud.base_url(self)
+        watch = self.cloud.boot_watch(self)
+        self.progress(
+            f"waiting for {base_url}/health (a first boot installs Docker, builds the image)"
+        )
+        wait_for_health(
+            base_url,
+            timeout=timeout,
+            initial_wait=1.0,
+            max_wait=20.0,
+            still_alive=(lambda: watch.failed() is None) if watch else None,
+            context=(lambda: f"{watch.failed() or ''}\n{watch.details()}".strip())
+            if watch
+            else None,
+            progress=self.progress,
+        )
+        self.progress(f"healthy: {base_url}")
+        return base_url
+
+    def deploy(self, *, wait: bool = True, health_timeout: float = HEALTH_TIMEOUT) -> str:
+        """init, apply, outputs, and (unless ``wait`` is false) wait for /health; returns
+        where the API answers. Raises on the first failure: the caller destroys."""
+        self.init()
+        self.apply()
+        self.read_outputs()
+        if not wait:
+            return self.cloud.base_url(self)
+        return self.wait_healthy(health_timeout)
+
+    def reuse(self, *, health_timeout: float = HEALTH_TIMEOUT) -> str:
+        """The kept deployment again: a plan that says whether this tree would change it,
+        then the same wait. Nothing is applied."""
+        self.cloud.before_init(self)
+        if self.plan_changes():
+            self.progress(
+                "terraform plan: this tree would change the kept deployment (not applied; "
+                f"see {self.workdir / 'terraform.log'}); testing it as it is"
+            )
+        else:
+            self.progress(
+                "terraform plan: no changes, the kept deployment is what this tree deploys"
+            )
+        return self.wait_healthy(health_timeout)
+
+    # -- teardown ----------------------------------------------------------------------
 
     def finish_command(self) -> str:
         """The one command that finishes the cleanup of this run by hand: this Python (the
@@ -267,9 +410,11 @@ class TerraformRun:
         script = REPO_ROOT / "scripts" / "destroy.py"
         return shlex.join([sys.executable, str(script), "--run-dir", str(self.workdir)])
 
-    def check_teardown(self, timeout: float = 120.0) -> list[teardown.Leftover]:
-        """What still carries this run's tags (after waiting up to ``timeout`` for it)."""
-        return teardown.check(
+    def check_teardown(self, timeout: float = 120.0) -> list[str]:
+        """What still carries this run's tags, in AWS or beyond (after waiting up to
+        ``timeout`` for AWS to finish deleting), one line each."""
+        session, endpoint = self.cloud.aws_session(self.record.region)
+        found = teardown.check(
             self.tags,
             region=self.record.region,
             timeout=timeout,
@@ -277,9 +422,12 @@ class TerraformRun:
                 f"{len(left)} resource(s) still tagged with {self.record.run_id} "
                 f"after {elapsed:.0f}s; checking again"
             ),
+            session=session,
+            endpoint_url=endpoint,
         )
+        return teardown.format_leftovers(found) + self.cloud.other_leftovers(self)
 
-    def destroy_and_verify(self, teardown_timeout: float = 120.0) -> None:
+    def destroy_and_verify(self, teardown_timeout: float = TEARDOWN_TIMEOUT) -> None:
         """Destroy, then prove nothing tagged remains; the directory goes only then.
 
         Raises DeploymentError naming what is left and the command that finishes the job.
@@ -301,7 +449,7 @@ class TerraformRun:
                 + " ".join(f"--tag {k}={v}" for k, v in self.tags.items())
             ) from None
         if leftovers:
-            lines = "\n".join(f"  {line}" for line in teardown.format_leftovers(leftovers))
+            lines = "\n".join(f"  {line}" for line in leftovers)
             raise DeploymentError(
                 f"terraform destroy left {len(leftovers)} resource(s) tagged "
                 f"RunId={self.record.run_id}:\n{lines}\n"
@@ -322,6 +470,17 @@ def _interrupt(process: subprocess.Popen[str]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def _locked_version(lock: Path) -> str | None:
+    """The AWS provider version a lock file records, or None."""
+    if not lock.is_file():
+        return None
+    found = re.search(
+        r'provider "registry.terraform.io/hashicorp/aws" \{\s*version\s*=\s*"([^"]+)"',
+        lock.read_text(),
+    )
+    return found.group(1) if found else None
 
 
 def latest_run_dir(runs_dir: Path = RUNS_DIR) -> Path:

@@ -1,4 +1,9 @@
-"""Turning the signals a CI runner sends into KeyboardInterrupt, so that cleanup runs."""
+"""Turning the signals that end a run into one KeyboardInterrupt, so that cleanup runs.
+
+Ctrl-C (SIGINT), and SIGTERM and SIGHUP as CI runners send them, interrupt the run once; any
+signal after that is told to wait, so that it cannot cut short the destroy the first one set
+off. SIGQUIT (Ctrl-\\) or SIGKILL still end the process at once, leaving the cleanup undone.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import signal
 import sys
 from types import FrameType
 
-HANDLED = (signal.SIGTERM, signal.SIGHUP)
+HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -18,13 +23,14 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 def _cleaning_up(signum: int, frame: FrameType | None) -> None:
     print(
-        f"received {signal.Signals(signum).name} again: still cleaning up, please wait",
+        f"received {signal.Signals(signum).name} again: still cleaning up, please wait "
+        "(Ctrl-\\ ends at once, leaving the cleanup undone)",
         file=sys.__stderr__,
         flush=True,
     )
 
 
 def signals_interrupt() -> None:
-    """Make SIGTERM and SIGHUP behave like Ctrl-C in this (main) thread, once."""
+    """Make SIGINT, SIGTERM and SIGHUP interrupt this (main) thread, once."""
     for signum in HANDLED:
         signal.signal(signum, _interrupt)

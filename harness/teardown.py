@@ -115,17 +115,22 @@ class Inventory:
         region: str | None = None,
         page_size: int | None = None,
         session: boto3.session.Session | None = None,
+        endpoint_url: str | None = None,
     ) -> None:
         if not tags:
             raise ValueError("at least one tag is needed: an empty filter matches everything")
         self.tags = dict(tags)
         self.page_size = page_size
         self._session = session or boto3.session.Session(region_name=region)
+        #: None: boto3's own choice (AWS, or AWS_ENDPOINT_URL when set).
+        self._endpoint_url = endpoint_url
         self._clients: dict[str, Any] = {}
 
     def _client(self, service: str) -> Any:
         if service not in self._clients:
-            self._clients[service] = self._session.client(service, config=CLIENT_CONFIG)
+            self._clients[service] = self._session.client(
+                service, config=CLIENT_CONFIG, endpoint_url=self._endpoint_url
+            )
         return self._clients[service]
 
     def _ec2_paging(self) -> dict[str, Any]:
@@ -298,9 +303,13 @@ def check(
     timeout: float = 0,
     page_size: int | None = None,
     on_retry: Callable[[list[Leftover], float], None] | None = None,
+    *,
+    session: boto3.session.Session | None = None,
+    endpoint_url: str | None = None,
 ) -> list[Leftover]:
     """What still carries ``tags`` after waiting up to ``timeout`` seconds for it to go."""
-    return wait_until_gone(Inventory(tags, region, page_size), timeout, on_retry)
+    inventory = Inventory(tags, region, page_size, session=session, endpoint_url=endpoint_url)
+    return wait_until_gone(inventory, timeout, on_retry)
 
 
 def tags_from_pairs(pairs: Sequence[str]) -> dict[str, str]:

@@ -12,10 +12,19 @@ for when no --allowed-cidr is given; an API key is generated when none is given
 (API_KEY in the environment), and printed only with --print-key. If the apply fails half-way,
 what it created is destroyed again (unless --keep-on-failure).
 
+Offline, against an AWS emulator started with `python -m harness.rehearsal.emulator` (real
+Terraform, the instance's first boot in a sandbox container; no AWS account)::
+
+    python scripts/deploy.py --rehearse --emulator-url http://127.0.0.1:PORT
+
+Once the apply has started, any way out short of success (an error, Ctrl-C, SIGTERM, SIGHUP)
+destroys what was created and runs the teardown check, unless --keep-on-failure.
+
 Exit codes:
     0  deployed and healthy
     1  the deployment failed (what was created is destroyed, or the command to do so printed)
     2  bad arguments
+    130  interrupted (what was created is destroyed, as for a failure)
 """
 
 from __future__ import annotations
@@ -30,7 +39,9 @@ from pathlib import Path
 # Run as `python scripts/deploy.py`: the harness package is in the repository root.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from harness.cloud import Cloud, RealAws
 from harness.deploy import (
+    HEALTH_TIMEOUT,
     RUNS_DIR,
     DeploymentError,
     RunRecord,
@@ -38,9 +49,9 @@ from harness.deploy import (
     region_from,
     runner_cidrs,
 )
-from harness.readiness import NotHealthy, wait_for_health
+from harness.errors import TargetError
 from harness.signals import signals_interrupt
-from harness.targets.aws import HEALTH_TIMEOUT
+from harness.targets.aws import REHEARSAL_CIDRS
 from harness.targets.base import new_api_key, new_run_id
 
 logger = logging.getLogger(__name__)
@@ -84,44 +95,72 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="leave what a failed apply created, to look at it (destroy.py removes it)",
     )
+    parser.add_argument(
+        "--rehearse",
+        action="store_true",
+        help="deploy to the AWS emulator at --emulator-url, the instance booting in a sandbox",
+    )
+    parser.add_argument(
+        "--emulator-url",
+        help="with --rehearse: the emulator (python -m harness.rehearsal.emulator prints it)",
+    )
     return parser
 
 
+def choose_cloud(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Cloud:
+    if not args.rehearse:
+        if args.emulator_url:
+            parser.error("--emulator-url needs --rehearse")
+        return RealAws()
+    if not args.emulator_url:
+        parser.error("--rehearse needs --emulator-url: the emulator must outlive this command")
+    from harness.rehearsal import Rehearsal
+
+    return Rehearsal(args.emulator_url)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     signals_interrupt()  # SIGTERM/SIGHUP clean up like Ctrl-C
     try:
+        cloud = choose_cloud(args, parser)
+        cidrs = args.allowed_cidr or (list(REHEARSAL_CIDRS) if args.rehearse else [])
         record = RunRecord(
             run_id=args.run_id or new_run_id(),
             region=args.region or region_from(),
-            allowed_cidrs=runner_cidrs(args.allowed_cidr),
+            allowed_cidrs=runner_cidrs(cidrs),
             instance_type=args.instance_type,
             ttl_minutes=args.ttl_minutes,
         )
-        run = TerraformRun(record, runs_dir=args.runs_dir, progress=print)
-        run.prepare(os.environ.get("API_KEY") or new_api_key())
-    except DeploymentError as exc:
+        run = TerraformRun.create(
+            record,
+            os.environ.get("API_KEY") or new_api_key(),
+            cloud=cloud,
+            runs_dir=args.runs_dir,
+            progress=print,
+        )
+    except TargetError as exc:
         print(f"deploy: {exc}", file=sys.stderr)
         return 1
+    # From here on, every way out but success destroys what the apply created.
     try:
-        run.init()
-        run.apply()
-        url = str(run.read_outputs()["api_url"])
-        if not args.no_wait:
-            wait_for_health(
-                url, timeout=args.health_timeout, initial_wait=1, max_wait=20, progress=print
-            )
-    except (DeploymentError, NotHealthy, KeyboardInterrupt) as exc:
-        print(f"deploy: {exc or 'interrupted'}", file=sys.stderr)
+        url = run.deploy(wait=not args.no_wait, health_timeout=args.health_timeout)
+    except BaseException as exc:
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        what = "interrupted" if interrupted else f"{type(exc).__name__}: {exc}"
+        if not isinstance(exc, (TargetError, KeyboardInterrupt)):
+            logger.exception("deploy failed unexpectedly")
+        print(f"deploy: {what}", file=sys.stderr)
         if args.keep_on_failure:
             print(f"deploy: left as it is; remove it with: {run.finish_command()}", file=sys.stderr)
-            return 1
-        print("deploy: destroying what was created", file=sys.stderr)
-        try:
-            run.destroy_and_verify()
-        except DeploymentError as cleanup:
-            print(f"deploy: {cleanup}", file=sys.stderr)
-        return 1
+        else:
+            print("deploy: destroying what was created", file=sys.stderr)
+            try:
+                run.destroy_and_verify()
+            except DeploymentError as cleanup:
+                print(f"deploy: {cleanup}", file=sys.stderr)
+        return 130 if interrupted else 1
     print(f"deployed run {record.run_id}: {url}")
     print(f"  test it:    pytest features/ --target=url --base-url={url} --api-key=...")
     print(f"  destroy it: {run.finish_command()}")

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-import requests
-from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from app.store import LogStore
-from harness.ports import free_port
+from harness.rehearsal.emulator import Emulator
 
 
 @pytest.fixture
@@ -48,32 +44,7 @@ def failing_writes(path: Path, message: str = "disk is full") -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
-    """moto's server, an AWS emulator over real HTTP, on a free loopback port."""
-    port = free_port()
-    moto_server = Path(sys.executable).parent / "moto_server"
-    command = [str(moto_server)] if moto_server.exists() else [sys.executable, "-m", "moto.server"]
-    process = subprocess.Popen(
-        [*command, "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        for attempt in Retrying(
-            stop=stop_after_delay(30),
-            wait=wait_fixed(0.2),
-            retry=retry_if_exception_type(requests.RequestException),
-            reraise=True,
-        ):
-            with attempt:
-                if process.poll() is not None:
-                    pytest.fail(f"moto_server exited with {process.returncode}")
-                requests.get(f"{endpoint}/moto-api/", timeout=2).raise_for_status()
-        yield endpoint
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    """moto's server, an AWS emulator over real HTTP, on a free loopback port (behind the
+    rehearsal's front, as the cloud path's rehearsal reaches it)."""
+    with Emulator() as emulator:
+        yield emulator.url

@@ -1,9 +1,13 @@
-"""The `aws` target rehearsed offline: moto's server for AWS, a test double for `terraform`.
+"""The `aws` target rehearsed offline, on real Terraform and the real AWS provider.
 
-Every case runs a real, nested `pytest --target=aws` session with the double first, so the
-production path (harness/targets/aws.py, harness/deploy.py, the teardown check) runs as it
-would against AWS. The double's "instance" is the real container from this tree's Dockerfile.
-After each case nothing tagged with the run's id may remain: not in moto, not in Docker.
+Every case runs the product as a user runs it — a nested ``pytest --target=aws --rehearse``
+session, or ``scripts/deploy.py`` and ``scripts/destroy.py`` — against one AWS emulator
+(moto's server behind the rehearsal's front) that this module starts. The front lets a case
+refuse an AWS call, as an account's policy or a failing API would. Each instance's first boot
+is its own user data, run in a sandbox container.
+
+After each case nothing tagged with the run's id may remain: not in the emulator, not in
+Docker. Nothing here sends a request anywhere but 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -12,34 +16,104 @@ import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import boto3
 import pytest
 
+from harness import teardown
 from harness.docker import Docker
 from harness.naming import PROJECT
-from harness.teardown import check
+from harness.provider import find_mirror, pinned_version
+from harness.rehearsal import Rehearsal
+from harness.rehearsal.emulator import Emulator
+from harness.rehearsal.front import Call, Refusal
+from harness.rehearsal.instances import CALLS_PATH, InstanceHost
+from harness.terraform import TerraformNotFound, terraform_command
 
 ROOT = Path(__file__).resolve().parents[1]
-DOUBLE = ROOT / "tests" / "doubles" / "terraform_double.py"
 REHEARSAL = ROOT / "tests" / "rehearsal"
 REGION = "us-east-1"
-RUN_ID = re.compile(r"\[aws\] run (run-[0-9a-f]+): applying")
+RUN_ID = re.compile(r"\brun (run-[0-9a-f]{12})\b")
+#: What the harness prints once the teardown check has found nothing.
+VERIFIED = "teardown verified: nothing tagged RunId="
 
-pytestmark = pytest.mark.skipif(
-    not Docker().engine_available(), reason="the rehearsal's instance is a container: no engine"
-)
+
+def _missing() -> str | None:
+    if not Docker().engine_available():
+        return "the rehearsal's instance is a container: no Docker engine answers"
+    try:
+        terraform_command()
+    except TerraformNotFound as exc:
+        return str(exc)
+    if find_mirror(pinned_version()) is None:
+        return (
+            f"no mirror of the AWS provider {pinned_version()} on this machine "
+            "(set TF_PROVIDER_MIRROR; the registry cannot be reached here)"
+        )
+    return None
+
+
+pytestmark = [
+    pytest.mark.rehearsal,
+    pytest.mark.skipif(_missing() is not None, reason=str(_missing())),
+]
 
 
 @dataclass
-class Session:
-    """What a nested pytest session did."""
+class Faults:
+    """The AWS calls the front refuses, by action: a test double of a failing AWS."""
+
+    refused: dict[str, Refusal] = field(default_factory=dict)
+
+    def __call__(self, call: Call) -> Refusal | None:
+        return self.refused.get(call.action)
+
+    def refuse(self, action: str) -> None:
+        # As an organisation's policy refuses it: the provider does not retry this.
+        self.refused[action] = Refusal(
+            403, "UnauthorizedOperation", f"You are not authorized to perform: {action} (rehearsed)"
+        )
+
+
+@pytest.fixture(scope="module")
+def faults() -> Faults:
+    return Faults()
+
+
+@pytest.fixture(scope="module")
+def emulator(faults: Faults) -> Iterator[Emulator]:
+    with Emulator(interceptor=faults) as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def no_faults_left(faults: Faults) -> Iterator[None]:
+    faults.refused.clear()
+    yield
+    faults.refused.clear()
+
+
+@pytest.fixture
+def env() -> dict[str, str]:
+    """The nested commands' environment: nothing of a real account, no bytecode in the tree."""
+    clean = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("AWS_", "TF_LOG", "PYTEST_"))
+    }
+    return {**clean, "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+@dataclass
+class Finished:
+    """What a nested command did."""
 
     returncode: int
     output: str
@@ -51,240 +125,368 @@ class Session:
         assert found, f"no run started:\n{self.output}"
         return found.group(1)
 
-    def leftovers(self) -> list[str]:
-        aws = check({"Project": PROJECT, "RunId": self.run_id}, region=REGION)
-        docker = Docker().leftovers(self.run_id).describe()
-        return [item.describe() for item in aws] + docker
+    @property
+    def run_dir(self) -> Path:
+        return self.runs_dir / self.run_id
 
 
-@pytest.fixture
-def rehearsal_env(
-    moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> dict[str, str]:
-    """The nested session's environment; this test's own checks see the same AWS."""
-    wrapper = tmp_path / "terraform"
-    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{DOUBLE}" "$@"\n')
-    wrapper.chmod(0o755)
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("AWS_", "TF_", "TERRAFORM"))
-    }
-    env.update(
-        TERRAFORM=str(wrapper),
-        AWS_ENDPOINT_URL=moto_endpoint,
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_DEFAULT_REGION=REGION,
-        PYTHONDONTWRITEBYTECODE="1",
+def leftovers(emulator: Emulator, run_id: str) -> list[str]:
+    """Everything that still carries the run's id: in the emulator, and in Docker."""
+    session, endpoint = Rehearsal(emulator.url).aws_session(REGION)
+    tagged = teardown.check(
+        {"Project": PROJECT, "RunId": run_id}, session=session, endpoint_url=endpoint
     )
-    for name in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(name, env[name])
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    return env
+    return teardown.format_leftovers(tagged) + Docker().leftovers(run_id).describe()
 
 
-def nested_pytest(tmp_path: Path, *args: str) -> list[str]:
-    """Arguments to python for a nested `pytest --target=aws` session."""
+def session_args(emulator: Emulator, runs_dir: Path, *args: str) -> list[str]:
+    """A nested `pytest --target=aws --rehearse` session against this module's emulator."""
     return [
         "-m",
         "pytest",
         *args,
         "--target=aws",
-        "--allowed-cidr=127.0.0.1/32",
+        "--rehearse",
+        f"--emulator-url={emulator.url}",
         f"--region={REGION}",
-        f"--runs-dir={tmp_path / 'runs'}",
-        "--teardown-timeout=5",
+        f"--runs-dir={runs_dir}",
+        "--teardown-timeout=10",
         "-p",
         "no:cacheprovider",
         "-q",
     ]
 
 
-@dataclass
-class Finished:
-    returncode: int
-    output: str
-
-
-def run_script(env: dict[str, str], *argv: str, fault: str = "", timeout: float = 300) -> Finished:
-    """Run ``python ARGV...`` from the repository root with the rehearsal's environment."""
-    result = subprocess.run(
+def run_python(
+    env: dict[str, str], *argv: str, cwd: Path = ROOT, timeout: float = 900
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [sys.executable, *argv],
-        cwd=ROOT,
-        env={**env, "TERRAFORM_DOUBLE_FAULT": fault},
+        cwd=cwd,
+        env=env,
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
     )
-    return Finished(result.returncode, result.stdout + result.stderr)
 
 
-def run_session(env: dict[str, str], tmp_path: Path, *args: str, fault: str = "") -> Session:
-    finished = run_script(env, *nested_pytest(tmp_path, *args), fault=fault)
-    return Session(finished.returncode, finished.output, tmp_path / "runs")
+def run_session(
+    emulator: Emulator, env: dict[str, str], tmp_path: Path, *args: str, cwd: Path = ROOT
+) -> Finished:
+    runs_dir = tmp_path / "runs"
+    done = run_python(env, *session_args(emulator, runs_dir, *args), cwd=cwd)
+    return Finished(done.returncode, done.stdout + done.stderr, runs_dir)
+
+
+def deploy_script(emulator: Emulator, env: dict[str, str], tmp_path: Path, *args: str) -> Finished:
+    runs_dir = tmp_path / "runs"
+    done = run_python(
+        env,
+        "scripts/deploy.py",
+        "--rehearse",
+        f"--emulator-url={emulator.url}",
+        f"--region={REGION}",
+        f"--runs-dir={runs_dir}",
+        *args,
+    )
+    return Finished(done.returncode, done.stdout + done.stderr, runs_dir)
 
 
 def test_a_green_run_tests_the_instance_then_destroys_it(
-    rehearsal_env: dict[str, str], tmp_path: Path
+    emulator: Emulator, env: dict[str, str], tmp_path: Path
 ) -> None:
-    session = run_session(
-        rehearsal_env, tmp_path, "features/test_status.py", "features/test_update.py"
-    )
+    session = run_session(emulator, env, tmp_path, "features/")
+
     assert session.returncode == 0, session.output
-    assert re.search(r"\d+ passed", session.output)
-    assert "teardown verified" in session.output
-    assert session.leftovers() == []
-    assert not (session.runs_dir / session.run_id).exists()
+    assert re.search(r"\b9\d passed\b", session.output), session.output
+    assert "failed" not in session.output
+    assert f"{VERIFIED}{session.run_id} remains" in session.output
+    assert "first boot of its user data" in session.output
+    assert leftovers(emulator, session.run_id) == []
+    assert not session.run_dir.exists()
 
 
-def test_a_failing_scenario_still_destroys(rehearsal_env: dict[str, str], tmp_path: Path) -> None:
-    session = run_session(rehearsal_env, tmp_path, str(REHEARSAL / "failing_scenario.py"))
+def test_a_failing_scenario_still_destroys(
+    emulator: Emulator, env: dict[str, str], tmp_path: Path
+) -> None:
+    session = run_session(emulator, env, tmp_path, str(REHEARSAL / "failing_scenario.py"))
+
     assert session.returncode == 1, session.output
     assert "1 failed" in session.output
-    assert "teardown verified" in session.output
-    assert session.leftovers() == []
+    assert f"{VERIFIED}{session.run_id} remains" in session.output
+    assert leftovers(emulator, session.run_id) == []
 
 
-def test_an_apply_that_fails_half_way_still_destroys(
-    rehearsal_env: dict[str, str], tmp_path: Path
+def test_warnings_on_stderr_do_not_break_the_outputs(
+    emulator: Emulator, env: dict[str, str], tmp_path: Path
 ) -> None:
-    session = run_session(rehearsal_env, tmp_path, "features/test_status.py", fault="apply-midway")
-    assert session.returncode == 1, session.output
-    assert "terraform apply failed" in session.output
-    assert "created security group" in session.output  # something existed to destroy
-    assert "teardown verified" in session.output
-    assert session.leftovers() == []
+    """TF_LOG=WARN makes every Terraform command write to stderr; the outputs, which are
+    JSON on stdout, must still be read (they were not, when the two were merged)."""
+    deployed = deploy_script(emulator, {**env, "TF_LOG": "WARN"}, tmp_path, "--no-wait")
 
+    assert deployed.returncode == 0, deployed.output
+    assert re.search(r"printed \d+ line\(s\) on stderr", deployed.output)
+    assert re.search(r"deployed run run-\w+: http://127\.0\.0\.1:\d+", deployed.output)
+    record = json.loads((deployed.run_dir / "run.json").read_text())
+    assert record["outputs"]["instance_id"].startswith("i-")
 
-def test_an_api_that_never_becomes_healthy_times_out_and_destroys(
-    rehearsal_env: dict[str, str], tmp_path: Path
-) -> None:
-    session = run_session(
-        rehearsal_env,
-        tmp_path,
-        "features/test_status.py",
-        "--health-timeout=3",
-        fault="unhealthy",
+    destroyed = run_python(
+        {**env, "TF_LOG": "WARN"}, "scripts/destroy.py", "--run-dir", str(deployed.run_dir)
     )
-    assert session.returncode == 1, session.output
-    assert "did not become healthy within 3s" in session.output
-    assert "Traceback" not in session.output
-    assert "teardown verified" in session.output
-    assert session.leftovers() == []
+    assert destroyed.returncode == 0, destroyed.stdout + destroyed.stderr
+    assert leftovers(emulator, deployed.run_id) == []
+    assert not deployed.run_dir.exists()
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
-def test_a_signal_mid_run_still_destroys(
-    rehearsal_env: dict[str, str], tmp_path: Path, signum: signal.Signals
+def test_the_first_boot_arms_the_dead_mans_switch_before_anything_else(
+    emulator: Emulator, env: dict[str, str], tmp_path: Path
 ) -> None:
-    started = tmp_path / "started"
+    deployed = deploy_script(emulator, env, tmp_path, "--no-wait", "--ttl-minutes=45")
+    assert deployed.returncode == 0, deployed.output
+    try:
+        record = json.loads((deployed.run_dir / "run.json").read_text())
+        sandbox = InstanceHost(deployed.run_id).find(record["outputs"]["instance_id"])
+        assert sandbox is not None, "the instance's sandbox is not running"
+        calls = _wait_for_calls(sandbox.container, "dnf install")
+    finally:
+        destroyed = run_python(env, "scripts/destroy.py", "--run-dir", str(deployed.run_dir))
+    commands = [line.split(" ", 1)[1] for line in calls]
+    assert commands[0] == "boot: user data starts"
+    # The switch first, with the run's own time to live; only then what can fail.
+    assert commands[1].startswith("shutdown -h +45 "), commands
+    install = next(i for i, command in enumerate(commands) if command.startswith("dnf install"))
+    assert install > 1
+    assert commands[install].split()[3:] == ["docker", "tar", "gzip"], commands[install]
+    assert destroyed.returncode == 0, destroyed.stdout + destroyed.stderr
+    assert leftovers(emulator, deployed.run_id) == []
+
+
+def _wait_for_calls(container: str, needle: str, timeout: float = 60) -> list[str]:
+    host = InstanceHost("any")
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = host.read(container, CALLS_PATH).splitlines()
+        if any(needle in line for line in lines) or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.5)
+
+
+def test_an_apply_refused_half_way_destroys_what_it_made(
+    emulator: Emulator, faults: Faults, env: dict[str, str], tmp_path: Path
+) -> None:
+    faults.refuse("RunInstances")
+
+    session = run_session(emulator, env, tmp_path, "features/test_status.py")
+
+    assert session.returncode != 0, session.output
+    assert "terraform apply failed" in session.output
+    assert "UnauthorizedOperation" in session.output
+    assert "aws_security_group.api: Creation complete" in session.output
+    assert "Destroy complete!" in session.output
+    assert f"{VERIFIED}{session.run_id} remains" in session.output
+    assert "Traceback" not in session.output
+    assert leftovers(emulator, session.run_id) == []
+
+
+@pytest.mark.parametrize(
+    "signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=["SIGINT", "SIGTERM", "SIGHUP"]
+)
+def test_a_signal_during_the_apply_still_destroys(
+    emulator: Emulator, env: dict[str, str], tmp_path: Path, signum: signal.Signals
+) -> None:
+    """The signal reaches the session's whole process group, as Ctrl-C in a terminal does,
+    while Terraform is creating the instance: the apply is let finish (an apply cut short
+    loses an instance whose RunInstances was under way), then everything is destroyed."""
+    seen = len(emulator.calls())
+    runs_dir = tmp_path / "runs"
     process = subprocess.Popen(
-        [sys.executable, *nested_pytest(tmp_path, str(REHEARSAL / "slow_scenario.py"))],
+        [sys.executable, *session_args(emulator, runs_dir, "features/test_status.py")],
         cwd=ROOT,
-        env={**rehearsal_env, "REHEARSAL_STARTED": str(started)},
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 120
-        while not started.exists():
+        while not any(call.action == "RunInstances" for call in emulator.calls()[seen:]):
             assert process.poll() is None, process.communicate()[0]
-            assert time.monotonic() < deadline, "the deployment never came up"
-            time.sleep(0.2)
-        process.send_signal(signum)
-        output, _ = process.communicate(timeout=120)
+            assert time.monotonic() < deadline, "the apply never reached RunInstances"
+            time.sleep(0.1)
+        os.killpg(process.pid, signum)
+        output, _ = process.communicate(timeout=300)
     finally:
         if process.poll() is None:
-            process.kill()
-    session = Session(process.returncode, output, tmp_path / "runs")
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    session = Finished(process.returncode, output, runs_dir)
     assert session.returncode != 0, output
-    assert "teardown verified" in output
-    assert session.leftovers() == []
+    assert "interrupted: letting terraform apply finish" in output, output
+    assert "Apply complete! Resources: 8 added" in output, output
+    assert "Destroy complete! Resources: 8 destroyed" in output, output
+    assert "first boot of its user data" not in output  # an interrupted run goes no further
+    assert f"{VERIFIED}{session.run_id} remains" in output, output
+    assert leftovers(emulator, session.run_id) == []
 
 
-def test_a_leftover_resource_fails_the_run(rehearsal_env: dict[str, str], tmp_path: Path) -> None:
-    session = run_session(rehearsal_env, tmp_path, "features/test_status.py", fault="leave-volume")
-    try:
-        assert session.returncode == 1, session.output
-        assert re.search(r"left 1 resource\(s\) tagged RunId=run-[0-9a-f]+", session.output)
-        assert re.search(r"vol-[0-9a-f]+", session.output)
-        assert (session.runs_dir / session.run_id).exists(), "the state must be kept"
-    finally:
-        ec2 = boto3.client(
-            "ec2", region_name=REGION, endpoint_url=rehearsal_env["AWS_ENDPOINT_URL"]
-        )
-        for volume in ec2.describe_volumes(
-            Filters=[{"Name": "tag:RunId", "Values": [session.run_id]}]
-        )["Volumes"]:
-            ec2.delete_volume(VolumeId=volume["VolumeId"])
-    assert session.leftovers() == []
+def test_a_broken_first_boot_fails_the_run_and_destroys(
+    emulator: Emulator, env: dict[str, str], tmp_path: Path
+) -> None:
+    """The user data fails as a real boot would (here: the image does not build); the run
+    says so, with the boot's log, instead of waiting out its health timeout."""
+    tree = copy_of_the_tree(tmp_path / "tree")
+    dockerfile = tree / "Dockerfile"
+    dockerfile.write_text(
+        dockerfile.read_text().replace("COPY app/ ./app/", "COPY no-such-dir/ ./app/")
+    )
+
+    session = run_session(emulator, env, tmp_path, "features/test_status.py", cwd=tree)
+
+    assert session.returncode != 0, session.output
+    assert re.search(
+        r"the first boot of instance i-\w+ failed: its user data exited \d+", session.output
+    )
+    assert "no-such-dir" in session.output  # the boot's own log, shown
+    assert f"{VERIFIED}{session.run_id} remains" in session.output
+    assert "Traceback" not in session.output
+    assert leftovers(emulator, session.run_id) == []
+
+
+def test_a_service_that_never_becomes_healthy_times_out_and_destroys(
+    emulator: Emulator, env: dict[str, str], tmp_path: Path
+) -> None:
+    tree = copy_of_the_tree(tmp_path / "tree")
+    main = tree / "app" / "main.py"
+    main.write_text(main.read_text() + '\nraise SystemExit("broken on purpose")\n')
+
+    session = run_session(
+        emulator, env, tmp_path, "features/test_status.py", "--health-timeout=60", cwd=tree
+    )
+
+    assert session.returncode != 0, session.output
+    assert "did not become healthy within 60s" in session.output
+    assert "Traceback" not in session.output
+    assert f"{VERIFIED}{session.run_id} remains" in session.output
+    assert leftovers(emulator, session.run_id) == []
+
+
+def copy_of_the_tree(target: Path) -> Path:
+    """This repository's files (as git sees them) in ``target``, to break one on purpose."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    for name in listed:
+        source = ROOT / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    return target
 
 
 def test_a_failing_destroy_keeps_the_state_and_says_how_to_finish(
-    rehearsal_env: dict[str, str], tmp_path: Path
+    emulator: Emulator, faults: Faults, env: dict[str, str], tmp_path: Path
 ) -> None:
-    session = run_session(rehearsal_env, tmp_path, "features/test_status.py", fault="destroy")
-    assert session.returncode == 1, session.output
-    run_dir = session.runs_dir / session.run_id
-    assert (run_dir / "terraform" / "terraform.tfstate").exists()
-    printed = re.search(r"finish the cleanup with:\n\s*(.+)", session.output)
-    assert printed, session.output
+    deployed = deploy_script(emulator, env, tmp_path, "--no-wait")
+    assert deployed.returncode == 0, deployed.output
+    faults.refuse("DeleteSecurityGroup")
+
+    failed = run_python(env, "scripts/destroy.py", "--run-dir", str(deployed.run_dir))
+
+    output = failed.stdout + failed.stderr
+    assert failed.returncode == 1, output
+    assert "UnauthorizedOperation" in output
+    assert (deployed.run_dir / "terraform" / "terraform.tfstate").exists()
+    printed = re.search(r"finish the cleanup with:\n\s*(.+)", output)
+    assert printed, output
     command = shlex.split(printed.group(1))
     assert command == [
         sys.executable,
         str(ROOT / "scripts" / "destroy.py"),
         "--run-dir",
-        str(run_dir),
+        str(deployed.run_dir),
     ]
-    assert session.leftovers() != []
-    # The printed command, as printed, finishes the job.
-    finish = run_script(rehearsal_env, *command[1:])
-    assert finish.returncode == 0, finish.output
-    assert session.leftovers() == []
-    assert not run_dir.exists()
+    remaining = leftovers(emulator, deployed.run_id)
+    assert any("security-group" in line for line in remaining), remaining
+    # The instance is gone, and its sandbox with it: only the refused group is left.
+    assert not any("container" in line for line in remaining), remaining
+
+    faults.refused.clear()
+    finish = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    assert finish.returncode == 0, finish.stdout + finish.stderr
+    assert leftovers(emulator, deployed.run_id) == []
+    assert not deployed.run_dir.exists()
 
 
-def test_keep_then_reuse_tests_the_same_deployment_then_destroys_it(
-    rehearsal_env: dict[str, str], tmp_path: Path
+def test_a_tagged_resource_the_destroy_did_not_remove_fails_the_teardown_check(
+    emulator: Emulator, env: dict[str, str], tmp_path: Path
 ) -> None:
-    kept = run_session(rehearsal_env, tmp_path, "features/test_status.py", "--keep")
-    assert kept.returncode == 0, kept.output
-    assert "teardown verified" not in kept.output
-    run_dir = kept.runs_dir / kept.run_id
-    outputs = json.loads((run_dir / "run.json").read_text())["outputs"]
-    assert Docker().leftovers(kept.run_id).containers, "--keep must leave the instance running"
-    assert "--target=aws --reuse" in kept.output
+    """A volume made outside Terraform with the run's tags (by hand, by another tool):
+    terraform destroy succeeds, and the teardown check still finds it."""
+    deployed = deploy_script(emulator, env, tmp_path, "--no-wait")
+    assert deployed.returncode == 0, deployed.output
+    session, endpoint = Rehearsal(emulator.url).aws_session(REGION)
+    ec2 = session.client("ec2", endpoint_url=endpoint)
+    tags = [{"Key": "Project", "Value": PROJECT}, {"Key": "RunId", "Value": deployed.run_id}]
+    stray = ec2.create_volume(
+        AvailabilityZone=f"{REGION}a",
+        Size=1,
+        TagSpecifications=[{"ResourceType": "volume", "Tags": tags}],
+    )["VolumeId"]
 
-    reused = run_session(rehearsal_env, tmp_path, "features/test_status.py", "--reuse")
+    checked = run_python(
+        env, "scripts/destroy.py", "--run-dir", str(deployed.run_dir), "--teardown-timeout=5"
+    )
+
+    output = checked.stdout + checked.stderr
+    assert checked.returncode == 1, output
+    assert "Destroy complete!" in output
+    assert f"terraform destroy left 1 resource(s) tagged RunId={deployed.run_id}" in output
+    assert stray in output
+    assert deployed.run_dir.exists(), "the state must be kept"
+    ec2.delete_volume(VolumeId=stray)
+    finish = run_python(env, "scripts/destroy.py", "--run-dir", str(deployed.run_dir))
+    assert finish.returncode == 0, finish.stdout + finish.stderr
+    assert leftovers(emulator, deployed.run_id) == []
+
+
+def test_keep_then_base_url_then_reuse_test_one_deployment_and_never_replace_it(
+    emulator: Emulator, env: dict[str, str], tmp_path: Path
+) -> None:
+    kept = run_session(emulator, env, tmp_path, "features/test_status.py", "--keep")
+    assert kept.returncode == 0, kept.output
+    assert VERIFIED not in kept.output
+    record = json.loads((kept.run_dir / "run.json").read_text())
+    instance = record["outputs"]["instance_id"]
+    sandbox = InstanceHost(kept.run_id).find(instance)
+    assert sandbox is not None, "--keep must leave the instance running"
+    assert f"--target=aws --reuse --runs-dir={kept.runs_dir}" in kept.output
+
+    # An existing deployment, by its URL: tested, and left alone.
+    by_url = run_session(
+        emulator,
+        env,
+        tmp_path,
+        "features/test_status.py",
+        f"--base-url={sandbox.base_url}",
+        f"--api-key={(kept.run_dir / 'api_key').read_text()}",
+    )
+    assert by_url.returncode == 0, by_url.output
+    assert "terraform" not in by_url.output
+    assert InstanceHost(kept.run_id).find(instance) is not None
+
+    reused = run_session(emulator, env, tmp_path, "features/test_status.py", "--reuse")
     assert reused.returncode == 0, reused.output
     assert f"reusing run {kept.run_id}" in reused.output
     assert "terraform apply" not in reused.output
-    assert outputs["api_url"] in reused.output
-    assert "teardown verified" in reused.output
-    assert kept.leftovers() == []
-    assert not run_dir.exists()
-
-
-def test_a_base_url_is_tested_and_left_alone(rehearsal_env: dict[str, str], tmp_path: Path) -> None:
-    kept = run_session(rehearsal_env, tmp_path, "features/test_status.py", "--keep")
-    assert kept.returncode == 0, kept.output
-    run_dir = kept.runs_dir / kept.run_id
-    url = json.loads((run_dir / "run.json").read_text())["outputs"]["api_url"]
-    try:
-        session = run_session(
-            rehearsal_env,
-            tmp_path,
-            "features/test_status.py",
-            f"--base-url={url}",
-            f"--api-key={(run_dir / 'api_key').read_text()}",
-        )
-        assert session.returncode == 0, session.output
-        assert "terraform" not in session.output
-        assert Docker().leftovers(kept.run_id).containers, "an existing deployment is not ours"
-    finally:
-        finish = run_script(rehearsal_env, "scripts/destroy.py", "--run-dir", str(run_dir))
-    assert finish.returncode == 0, finish.output
-    assert kept.leftovers() == []
+    # The same tree plans no change: the instance would not be replaced by a second apply.
+    assert "terraform plan: no changes" in reused.output
+    assert sandbox.base_url in reused.output
+    assert f"{VERIFIED}{kept.run_id} remains" in reused.output
+    assert leftovers(emulator, kept.run_id) == []
+    assert not kept.run_dir.exists()

@@ -1,18 +1,24 @@
 """The `aws` target: a fresh EC2 instance per run, created by Terraform and always destroyed.
 
-The destroy is armed before the apply starts: whatever happens after ``prepare()`` (a failed
-apply, a failed scenario, Ctrl-C, SIGTERM or SIGHUP turned into an interrupt), ``stop()``
-destroys and then proves with the teardown check that nothing tagged with the run's id
-remains — unless ``--keep``, which records the run for a later ``--reuse``.
+The destroy is armed before the apply starts: whatever happens after the run is created (a
+failed apply, a failed scenario, Ctrl-C, SIGTERM or SIGHUP turned into an interrupt),
+``stop()`` destroys and then proves with the teardown check that nothing tagged with the
+run's id remains — unless ``--keep``, which records the run for a later ``--reuse``.
+
+With ``--rehearse`` the same code runs offline: real Terraform against an AWS emulator, the
+instance's first boot played by its user data in a sandbox container (:mod:`harness.rehearsal`).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
+from harness.cloud import Cloud, RealAws
 from harness.deploy import (
+    HEALTH_TIMEOUT,
     RUNS_DIR,
+    TEARDOWN_TIMEOUT,
     RunRecord,
     TerraformRun,
     latest_run_dir,
@@ -20,14 +26,22 @@ from harness.deploy import (
     runner_cidrs,
 )
 from harness.readiness import wait_for_health
-from harness.targets.base import Endpoint, Target, TargetOptions, new_api_key, print_progress
+from harness.targets.base import (
+    Endpoint,
+    Target,
+    TargetOptions,
+    TargetUnavailable,
+    new_api_key,
+    print_progress,
+)
+
+if TYPE_CHECKING:
+    from harness.rehearsal.emulator import Emulator
 
 logger = logging.getLogger(__name__)
 
-#: A first boot installs Docker and builds the image: minutes, not seconds.
-HEALTH_TIMEOUT = 15 * 60.0
-#: AWS takes a while to finish terminating: how long the teardown check waits for it.
-TEARDOWN_TIMEOUT = 180.0
+#: Who may reach a rehearsed instance: nobody else can, it is on this machine's loopback.
+REHEARSAL_CIDRS = ("127.0.0.1/32",)
 
 
 class AwsTarget(Target):
@@ -39,6 +53,8 @@ class AwsTarget(Target):
     def __init__(self, options: TargetOptions) -> None:
         super().__init__(options)
         self.run: TerraformRun | None = None
+        #: The emulator this session started for a rehearsal (None: AWS, or one given).
+        self._emulator: Emulator | None = None
         report = options.progress or print_progress
 
         def say(line: str) -> None:
@@ -47,57 +63,86 @@ class AwsTarget(Target):
         self.say = say
 
     def start(self) -> Endpoint:
-        if self.options.base_url:
+        options = self.options
+        if options.base_url:
             # An existing deployment: test it, touch nothing (no apply, no destroy).
-            base_url = self.options.base_url.rstrip("/")
+            base_url = options.base_url.rstrip("/")
+            if options.rehearse:
+                from harness.rehearsal import require_loopback
+
+                base_url = require_loopback(base_url, "--base-url in a rehearsal")
             wait_for_health(base_url, timeout=30.0, progress=self.say)
             self.say(f"testing the existing deployment at {base_url}; nothing will be destroyed")
-            return Endpoint(base_url, self.options.api_key)
-        runs_dir = self.options.runs_dir or RUNS_DIR
-        if self.options.reuse:
-            self.run = TerraformRun.load(latest_run_dir(runs_dir), progress=self.say)
-            self.say(f"reusing run {self.run.record.run_id} ({self.run.workdir})")
-            outputs = self.run.record.outputs
-            api_key = self.run.api_key()
-        else:
-            record = RunRecord(
-                run_id=self.options.run_id,
-                region=self.options.region or region_from(),
-                allowed_cidrs=runner_cidrs(self.options.allowed_cidrs),
-            )
-            api_key = self.options.api_key or new_api_key()
-            run = TerraformRun(record, runs_dir=runs_dir, progress=self.say)
-            run.prepare(api_key)
-            self.run = run  # from here on, stop() destroys
-            self.say(f"run {record.run_id}: applying in {run.workdir}")
-            run.init()
-            run.apply()
-            outputs = run.read_outputs()
-        base_url = str(outputs["api_url"]).rstrip("/")
-        self.say(
-            f"waiting for {base_url}/health (a first boot installs Docker and builds the image)"
+            return Endpoint(base_url, options.api_key)
+        runs_dir = options.runs_dir or RUNS_DIR
+        health_timeout = options.health_timeout or HEALTH_TIMEOUT
+        if options.reuse:
+            run = TerraformRun.load(latest_run_dir(runs_dir), progress=self.say)
+            self.run = run
+            self.say(f"reusing run {run.record.run_id} ({run.workdir}, {run.cloud.kind})")
+            return Endpoint(run.reuse(health_timeout=health_timeout), run.api_key())
+        cloud = self._cloud()
+        cidrs = options.allowed_cidrs or (REHEARSAL_CIDRS if options.rehearse else ())
+        record = RunRecord(
+            run_id=options.run_id,
+            region=options.region or region_from(),
+            allowed_cidrs=runner_cidrs(cidrs),
         )
-        wait_for_health(
-            base_url,
-            timeout=self.options.health_timeout or HEALTH_TIMEOUT,
-            initial_wait=1.0,
-            max_wait=20.0,
-            progress=self.say,
-        )
-        self.say(f"healthy: {base_url}")
-        return Endpoint(base_url, api_key)
+        api_key = options.api_key or new_api_key()
+        self.run = TerraformRun.create(
+            record, api_key, cloud=cloud, runs_dir=runs_dir, progress=self.say
+        )  # from here on, stop() destroys
+        self.say(f"run {record.run_id}: applying in {self.run.workdir} ({cloud.kind})")
+        return Endpoint(self.run.deploy(health_timeout=health_timeout), api_key)
+
+    def _cloud(self) -> Cloud:
+        if not self.options.rehearse:
+            return RealAws()
+        from harness.rehearsal import Rehearsal
+        from harness.rehearsal.emulator import Emulator
+
+        url = self.options.emulator_url
+        if url is None:
+            if self.options.keep:
+                raise TargetUnavailable(
+                    "--keep with --rehearse needs --emulator-url: the emulator this session "
+                    "starts ends with it (start one with: python -m harness.rehearsal.emulator)"
+                )
+            emulator = Emulator().start()
+            self._emulator = emulator
+            url = emulator.url
+            self.say(f"AWS emulator for this session at {url}")
+        return Rehearsal(url)
 
     def stop(self) -> None:
         run, self.run = self.run, None
-        if run is None:
-            return
-        if self.options.keep:
-            runs_dir = f" --runs-dir={run.runs_dir}" if self.options.runs_dir else ""
-            self.say(
-                f"kept run {run.record.run_id}: {run.record.outputs.get('api_url', '(no URL)')}\n"
-                f"  test it again:  pytest features/ --target=aws --reuse{runs_dir}\n"
-                f"  destroy it:     {run.finish_command()}"
+        try:
+            if run is None:
+                return
+            if self.options.keep:
+                runs_dir = f" --runs-dir={run.runs_dir}" if self.options.runs_dir else ""
+                url = self.endpoint.base_url if self.endpoint else "(it never answered)"
+                self.say(
+                    f"kept run {run.record.run_id}: {url}\n"
+                    f"  test it again:  pytest features/ --target=aws --reuse{runs_dir}\n"
+                    f"  destroy it:     {run.finish_command()}"
+                )
+                return
+            self.say(f"destroying run {run.record.run_id}")
+            run.destroy_and_verify(
+                teardown_timeout=self.options.teardown_timeout or TEARDOWN_TIMEOUT
             )
+        finally:
+            self._stop_emulator()
+
+    def _stop_emulator(self) -> None:
+        """The session's own emulator ends with it, and everything it emulated with it: the
+        sandboxes of the run's instances go too, as a terminated instance would."""
+        emulator, self._emulator = self._emulator, None
+        if emulator is None:
             return
-        self.say(f"destroying run {run.record.run_id}")
-        run.destroy_and_verify(teardown_timeout=self.options.teardown_timeout or TEARDOWN_TIMEOUT)
+        from harness.rehearsal.instances import InstanceHost
+
+        for container in InstanceHost(self.options.run_id).reap(alive=()):
+            self.say(f"the emulator ends: removed the sandbox {container}")
+        emulator.stop()

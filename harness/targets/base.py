@@ -56,6 +56,10 @@ class TargetOptions:
     health_timeout: float | None = None
     teardown_timeout: float | None = None
     runs_dir: Path | None = None
+    #: For the aws target: rehearse offline (an AWS emulator, the instance in a sandbox), with
+    #: the emulator at ``emulator_url`` (None: one started for the session).
+    rehearse: bool = False
+    emulator_url: str | None = None
     #: Where a long start or stop reports progress (pytest's terminal, past its capture).
     progress: Callable[[str], None] | None = field(default=None, compare=False)
 

@@ -20,7 +20,7 @@ from harness.docker import (
     Labels,
     ensure_image,
 )
-from harness.naming import PROJECT
+from harness.naming import INSTANCE_LABEL, PROJECT
 from harness.ports import free_port
 from harness.readiness import wait_for_health
 from harness.targets.base import (
@@ -114,9 +114,14 @@ class LocalTarget(Target):
 
     def _reuse(self) -> Endpoint:
         """The newest running container a previous --keep left."""
-        kept = self.docker.containers(
-            {LABEL_PROJECT: PROJECT, LABEL_MANAGED_BY: MANAGED_BY}, running_only=True
-        )
+        kept = [
+            name
+            for name in self.docker.containers(
+                {LABEL_PROJECT: PROJECT, LABEL_MANAGED_BY: MANAGED_BY}, running_only=True
+            )
+            # A rehearsal's sandbox plays an EC2 instance: not a local deployment.
+            if INSTANCE_LABEL not in (self.docker.inspect(name)["Config"]["Labels"] or {})
+        ]
         if not kept:
             raise_unavailable("--reuse: no running container of a previous --keep run")
         details = self.docker.inspect(kept[0])

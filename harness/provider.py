@@ -1,0 +1,147 @@
+"""The AWS provider for Terraform: the release terraform/ pins, and, offline, a filesystem
+mirror of it and the CLI configuration that installs from it.
+
+A mirror in the registry layout (``ROOT/registry.terraform.io/hashicorp/aws/VERSION/OS_ARCH/``)
+holds the unpacked provider, 675 MB. Terraform links an unpacked mirror's directory into each
+working directory instead of copying it, so every run shares the one copy.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from harness.hcl import load_directory
+from harness.terraform import TERRAFORM_DIR
+
+#: The provider, as its address in the registry.
+PROVIDER = "registry.terraform.io/hashicorp/aws"
+#: Set to a mirror's root to use that one.
+MIRROR_ENV = "TF_PROVIDER_MIRROR"
+#: Where Terraform itself looks for unpacked providers (its "implied local mirror
+#: directories"), and other places machine images put a mirror.
+SEARCHED = (
+    "~/.terraform.d/plugins",
+    "~/.local/share/terraform/plugins",
+    "/usr/local/share/terraform/plugins",
+    "/usr/share/terraform/plugins",
+    "/opt/*",
+)
+_MACHINES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
+
+
+def pinned_version(directory: Path = TERRAFORM_DIR) -> str:
+    """The exact AWS provider release ``required_providers`` pins."""
+    for block in load_directory(directory).of_kind("terraform"):
+        for providers in block.body.get("required_providers", []):
+            version = str(providers.get("aws", {}).get("version", ""))
+            if re.fullmatch(r"\d+\.\d+\.\d+", version):
+                return version
+            raise ValueError(f"the aws provider is not pinned to one release: {version!r}")
+    raise ValueError(f"no required_providers block in {directory}")
+
+
+def this_platform() -> str:
+    """Terraform's name for this machine's platform, e.g. ``linux_amd64``."""
+    machine = platform.machine().lower()
+    return f"{platform.system().lower()}_{_MACHINES.get(machine, machine)}"
+
+
+def holds(root: Path, version: str, target: str | None = None) -> bool:
+    """Whether ``root`` is a mirror holding ``version`` of the provider for this platform."""
+    directory = root / PROVIDER / version / (target or this_platform())
+    return any(directory.glob("terraform-provider-aws_v*"))
+
+
+def find_mirror(version: str, environ: Mapping[str, str] | None = None) -> Path | None:
+    """The root of a mirror holding ``version`` for this platform, or None."""
+    environ = os.environ if environ is None else environ
+    given = environ.get(MIRROR_ENV)
+    if given:
+        return Path(given) if holds(Path(given), version) else None
+    for pattern in SEARCHED:
+        expanded = Path(pattern).expanduser()
+        roots = expanded.parent.glob(expanded.name) if "*" in pattern else [expanded]
+        for root in sorted(roots):
+            if root.is_dir() and holds(root, version):
+                return root
+    return None
+
+
+def mirror_cli_config(root: Path) -> str:
+    """A Terraform CLI configuration that installs the AWS provider from ``root`` only."""
+    return (
+        "# Written by the rehearsal: the AWS provider from a local mirror, never the registry.\n"
+        "provider_installation {\n"
+        "  filesystem_mirror {\n"
+        f'    path    = "{root}"\n'
+        f'    include = ["{PROVIDER}"]\n'
+        "  }\n"
+        "  direct {\n"
+        f'    exclude = ["{PROVIDER}"]\n'
+        "  }\n"
+        "}\n"
+    )
+
+
+def validate(directory: Path = TERRAFORM_DIR) -> tuple[bool, str]:
+    """``terraform validate`` of a copy of ``directory`` with the pinned provider, from the
+    mirror when there is one (else from the registry); returns whether it passed, and what
+    Terraform said."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    from harness.terraform import terraform_command
+
+    version = pinned_version(directory)
+    mirror = find_mirror(version)
+    with tempfile.TemporaryDirectory(prefix="validate-") as scratch:
+        copy = Path(scratch) / "terraform"
+        shutil.copytree(directory, copy, ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*"))
+        config = Path(scratch) / "cli.tfrc"
+        config.write_text(mirror_cli_config(mirror) if mirror else "")
+        env = {**os.environ, "TF_CLI_CONFIG_FILE": str(config), "TF_IN_AUTOMATION": "1"}
+        said: list[str] = []
+        for args in (("init", "-backend=false", "-input=false"), ("validate",)):
+            done = subprocess.run(  # nosec B603 - terraform with fixed arguments, no shell
+                [*terraform_command(), *args, "-no-color"],
+                cwd=copy,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=600,
+                check=False,
+            )
+            said.append((done.stdout + done.stderr).strip())
+            if done.returncode != 0:
+                where = f"the mirror {mirror}" if mirror else "the registry (no mirror found)"
+                return (
+                    False,
+                    f"terraform {args[0]} failed, provider {version} from {where}:\n{said[-1]}",
+                )
+    return True, said[-1]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``validate``: terraform validate of terraform/ (exit 1 when it fails).
+    ``mirror``: print the root of a mirror of the pinned provider (exit 1 when none)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m harness.provider", description=main.__doc__)
+    parser.add_argument("command", choices=["validate", "mirror"], help="what to do (see above)")
+    args = parser.parse_args(argv)
+    if args.command == "mirror":
+        mirror = find_mirror(pinned_version())
+        print(mirror or f"no mirror of {PROVIDER} {pinned_version()} for {this_platform()}")
+        return 0 if mirror else 1
+    ok, said = validate()
+    print(said)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

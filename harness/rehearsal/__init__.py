@@ -1,0 +1,210 @@
+"""The cloud path rehearsed offline: real Terraform and the real AWS provider against an AWS
+emulator, and each instance's first boot played by its own user data in a sandbox container.
+
+What differs from real AWS is only where AWS is (the emulator, through ``AWS_ENDPOINT_URL``)
+and where the instance boots (a sandbox on this machine, reached on 127.0.0.1). Terraform's
+configuration is the production one, unchanged; the provider comes from a local mirror when
+one is found (see :mod:`harness.rehearsal.provider`).
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import boto3  # type: ignore[import-untyped]
+
+from harness.cloud import BootWatch, Cloud, Progress
+from harness.docker import Docker
+from harness.errors import TargetError
+from harness.hcl import load_directory
+from harness.provider import find_mirror, mirror_cli_config, pinned_version
+from harness.rehearsal.instances import USER_DATA_LOG, InstanceHost
+
+if TYPE_CHECKING:
+    from harness.deploy import TerraformRun
+
+logger = logging.getLogger(__name__)
+
+#: The emulator takes any credentials; these are never real ones (B105: not a secret).
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "rehearsal", "AWS_SECRET_ACCESS_KEY": "rehearsal"}  # nosec B105
+#: Variables that could point Terraform at a real account, or elsewhere than the emulator.
+SCRUBBED_PREFIXES = ("AWS_",)
+SCRUBBED = frozenset({"TF_PLUGIN_CACHE_DIR"})
+#: Any request not for loopback goes to this proxy, where nothing listens: it fails at once,
+#: on this machine, instead of reaching the internet (the discard port, closed here).
+DEAD_END_PROXY = "http://127.0.0.1:9"
+#: States in which an instance is still there for its sandbox to play.
+ALIVE_STATES = ("pending", "running", "stopping", "stopped")
+CLI_CONFIG_FILE = "rehearsal.tfrc"
+
+
+class RehearsalError(TargetError):
+    """The rehearsal cannot go on: what is missing, and what to do."""
+
+
+def require_loopback(url: str, what: str) -> str:
+    """``url`` when it is on 127.0.0.1 (or localhost); RehearsalError otherwise."""
+    host = urlsplit(url).hostname
+    if host not in ("127.0.0.1", "localhost"):
+        raise RehearsalError(
+            f"{what} must be on 127.0.0.1, not {url}: the rehearsal sends nothing elsewhere"
+        )
+    return url.rstrip("/")
+
+
+class Rehearsal(Cloud):
+    """AWS as an emulator at ``emulator_url``, instances as sandboxes on this machine."""
+
+    kind = "rehearsal"
+
+    def __init__(
+        self,
+        emulator_url: str,
+        *,
+        provider_mirror: Path | None = None,
+        docker: Docker | None = None,
+    ) -> None:
+        self.emulator_url = require_loopback(emulator_url, "the AWS emulator")
+        self.provider_mirror = provider_mirror or find_mirror(pinned_version())
+        self.docker = docker or Docker()
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "emulator_url": self.emulator_url,
+            "provider_mirror": str(self.provider_mirror) if self.provider_mirror else None,
+        }
+
+    # -- Terraform ------------------------------------------------------------------------
+
+    def environment(self, base: Mapping[str, str], run: TerraformRun) -> dict[str, str]:
+        env = {
+            name: value
+            for name, value in base.items()
+            if not name.startswith(SCRUBBED_PREFIXES) and name not in SCRUBBED
+        }
+        env.update(CREDENTIALS)
+        env.update(
+            AWS_ENDPOINT_URL=self.emulator_url,
+            AWS_REGION=run.record.region,
+            AWS_DEFAULT_REGION=run.record.region,
+            AWS_EC2_METADATA_DISABLED="true",
+            HTTPS_PROXY=DEAD_END_PROXY,
+            HTTP_PROXY=DEAD_END_PROXY,
+            NO_PROXY="127.0.0.1,localhost",
+        )
+        for name in ("https_proxy", "http_proxy", "no_proxy", "all_proxy", "ALL_PROXY"):
+            env.pop(name, None)
+        if self.provider_mirror is not None:
+            env["TF_CLI_CONFIG_FILE"] = str(run.workdir / CLI_CONFIG_FILE)
+        return env
+
+    def before_init(self, run: TerraformRun) -> None:
+        if self.provider_mirror is not None:
+            (run.workdir / CLI_CONFIG_FILE).write_text(mirror_cli_config(self.provider_mirror))
+
+    # -- the instance -----------------------------------------------------------------------
+
+    def aws_session(self, region: str) -> tuple[Any, str | None]:
+        session = boto3.session.Session(
+            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            region_name=region,
+        )
+        return session, self.emulator_url
+
+    def _ec2(self, run: TerraformRun) -> Any:
+        session, endpoint = self.aws_session(run.record.region)
+        return session.client("ec2", endpoint_url=endpoint)
+
+    def _instances(self, run: TerraformRun) -> list[str]:
+        """The run's instances the emulator has that are not terminated."""
+        answer = self._ec2(run).describe_instances(
+            Filters=[
+                {"Name": "tag:RunId", "Values": [run.record.run_id]},
+                {"Name": "instance-state-name", "Values": list(ALIVE_STATES)},
+            ]
+        )
+        return [
+            instance["InstanceId"]
+            for reservation in answer.get("Reservations", [])
+            for instance in reservation.get("Instances", [])
+        ]
+
+    def user_data(self, run: TerraformRun, instance_id: str) -> bytes:
+        """The instance's user data as cloud-init receives it: decoded, and unzipped."""
+        answer = self._ec2(run).describe_instance_attribute(
+            InstanceId=instance_id, Attribute="userData"
+        )
+        raw = base64.b64decode(answer.get("UserData", {}).get("Value", ""))
+        return gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
+
+    def host(self, run: TerraformRun) -> InstanceHost:
+        return InstanceHost(run.record.run_id, self.docker)
+
+    def after_apply(self, run: TerraformRun, progress: Progress) -> None:
+        host = self.host(run)
+        booting = [i for i in self._instances(run) if host.find(i) is None]
+        if not booting:
+            return
+        variables = load_directory(run.tf_dir).variables()
+        base_image = str(variables["base_image"]["default"])
+        image = host.ensure_image([base_image], progress=progress)
+        cache = host.build_cache(image, progress=progress)
+        for instance_id in booting:
+            user_data = self.user_data(run, instance_id)
+            sandbox = host.boot(image, instance_id, user_data, cache)
+            progress(
+                f"instance {instance_id}: first boot of its user data ({len(user_data)} bytes) "
+                f"in sandbox {sandbox.container}, API port on {sandbox.base_url}"
+            )
+
+    def base_url(self, run: TerraformRun) -> str:
+        instance_id = str(run.record.outputs["instance_id"])
+        sandbox = self.host(run).find(instance_id)
+        if sandbox is None:
+            raise RehearsalError(
+                f"no sandbox plays instance {instance_id} (was it ended, or never booted?)"
+            )
+        return require_loopback(sandbox.base_url, "the instance's API")
+
+    def boot_watch(self, run: TerraformRun) -> BootWatch:
+        host = self.host(run)
+        instance_id = str(run.record.outputs["instance_id"])
+
+        def container() -> str | None:
+            sandbox = host.find(instance_id)
+            return sandbox.container if sandbox else None
+
+        def failed() -> str | None:
+            name = container()
+            if name is None:
+                return f"the sandbox of instance {instance_id} is gone"
+            code = host.boot_exit(name)
+            if code:
+                return (
+                    f"the first boot of instance {instance_id} failed: its user data exited {code}"
+                )
+            return None
+
+        def details() -> str:
+            name = container()
+            if name is None:
+                return ""
+            tail = host.read(name, USER_DATA_LOG, tail=30).rstrip()
+            return f"last lines of {USER_DATA_LOG} on instance {instance_id}:\n{tail}"
+
+        return BootWatch(failed, details)
+
+    def after_destroy(self, run: TerraformRun, progress: Progress) -> None:
+        for container in self.host(run).reap(self._instances(run)):
+            progress(f"instance ended: removed its sandbox {container}")
+
+    def other_leftovers(self, run: TerraformRun) -> list[str]:
+        return [f"docker {item}" for item in self.docker.leftovers(run.record.run_id).describe()]

@@ -1,0 +1,244 @@
+"""An HTTP front for the AWS emulator: it records every AWS call, answers as AWS would where
+the emulator does not, and lets a test refuse a call.
+
+Terraform's AWS provider, boto3 and the teardown check all reach the emulator through this
+front (``AWS_ENDPOINT_URL`` points here), so that:
+
+- every call is recorded as the IAM action it needs (``ec2:RunInstances``, ``tag:GetResources``),
+  which is how the least-privilege policy of the CI role is checked;
+- a call can be refused before it reaches the emulator (an :data:`Interceptor`, given by the
+  tests that rehearse a fault half-way through an apply or a destroy);
+- where moto answers differently from AWS in a way that changes what Terraform plans, the
+  answer is corrected here, each correction named and explained (see :func:`_fidelity`).
+
+It listens on 127.0.0.1 only and forwards to an emulator on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import re
+import threading
+import xml.etree.ElementTree as ET  # nosec B405 - parses the emulator's answers, not input
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+logger = logging.getLogger(__name__)
+
+#: The signing name of a service (in the Authorization header) → its prefix in IAM actions.
+IAM_PREFIX = {"tagging": "tag"}
+#: Headers that belong to one hop of HTTP and are not forwarded.
+HOP_HEADERS = frozenset(
+    {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "host"}
+)
+_CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
+
+
+@dataclass(frozen=True)
+class Call:
+    """One AWS API call as the front saw it."""
+
+    service: str
+    action: str
+    region: str
+
+    @property
+    def iam_action(self) -> str:
+        """The IAM action this call needs, e.g. ``ec2:RunInstances``."""
+        return f"{IAM_PREFIX.get(self.service, self.service)}:{self.action}"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """An answer given instead of the emulator's: AWS's error shape for the protocol."""
+
+    status: int
+    code: str
+    message: str
+
+
+#: Decides, for each call, whether to refuse it (a Refusal) or let it through (None).
+Interceptor = Callable[[Call], Refusal | None]
+
+
+def identify(headers: dict[str, str], body: bytes) -> Call:
+    """The service, action and region of a signed AWS request (query or JSON protocol)."""
+    scope = _CREDENTIAL_SCOPE.search(headers.get("authorization", ""))
+    region, service = (scope.group(1), scope.group(2)) if scope else ("", "unknown")
+    target = headers.get("x-amz-target", "")
+    if target:
+        action = target.rpartition(".")[2]
+    else:
+        form = parse_qs(body.decode("utf-8", errors="replace"))
+        action = (form.get("Action") or ["unknown"])[0]
+    return Call(service, action, region)
+
+
+def refusal_body(call: Call, refusal: Refusal) -> tuple[str, bytes]:
+    """The content type and body AWS uses for an error of ``call``'s protocol."""
+    if call.service == "ec2":
+        xml = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error>'
+            f"<Code>{refusal.code}</Code><Message>{refusal.message}</Message>"
+            "</Error></Errors><RequestID>rehearsal-refusal</RequestID></Response>"
+        )
+        return "text/xml", xml.encode()
+    document = {"__type": refusal.code, "message": refusal.message}
+    return "application/x-amz-json-1.1", json.dumps(document).encode()
+
+
+def _fidelity(call: Call, body: bytes) -> bytes:
+    """Correct the emulator's answer where it differs from AWS in what Terraform reads.
+
+    moto leaves an instance's own ``groupSet`` empty when it was launched with a network
+    interface specification (as the provider does when ``associate_public_ip_address`` is
+    set); AWS reports the primary interface's groups there. Without the correction every
+    second plan would want to "add" the security group to the instance.
+    """
+    if call.service != "ec2" or call.action not in ("DescribeInstances", "RunInstances"):
+        return body
+    try:
+        root = ET.fromstring(body)  # nosec B314 - the emulator's answer, on loopback
+    except ET.ParseError:
+        return body
+    namespace = root.tag.partition("}")[0] + "}" if root.tag.startswith("{") else ""
+    changed = False
+    for instance in root.iter(f"{namespace}instancesSet"):
+        for item in instance.findall(f"{namespace}item"):
+            changed |= _copy_primary_interface_groups(item, namespace)
+    if not changed:
+        return body
+    if namespace:
+        ET.register_namespace("", namespace[1:-1])  # written back as the default, as AWS does
+    corrected: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return corrected
+
+
+def _copy_primary_interface_groups(instance: ET.Element, ns: str) -> bool:
+    own = instance.find(f"{ns}groupSet")
+    if own is None or len(own):
+        return False
+    for interface in instance.findall(f"{ns}networkInterfaceSet/{ns}item"):
+        if interface.findtext(f"{ns}attachment/{ns}deviceIndex") != "0":
+            continue
+        groups = interface.find(f"{ns}groupSet")
+        if groups is None or not len(groups):
+            return False
+        for group in groups:
+            own.append(group)
+        return True
+    return False
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        # A client that gives up on a call (Terraform cancelling on an interrupt) is normal
+        # here: no traceback on the terminal.
+        logger.debug("front: a client went away: %s", client_address, exc_info=True)
+
+
+class Front:
+    """The front, serving on a free 127.0.0.1 port in a thread of this process."""
+
+    def __init__(
+        self,
+        upstream: str,
+        *,
+        interceptor: Interceptor | None = None,
+        log_path: Path | None = None,
+    ) -> None:
+        parts = urlsplit(upstream)
+        if parts.hostname not in ("127.0.0.1", "localhost") or parts.port is None:
+            raise ValueError(f"the emulator must be on loopback with a port, not {upstream}")
+        self.upstream = (parts.hostname, parts.port)
+        self.interceptor = interceptor
+        self.log_path = log_path
+        self._calls: list[Call] = []
+        self._lock = threading.Lock()
+        self._server = _QuietServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="emulator-front", daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> Front:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=10)
+
+    def calls(self) -> list[Call]:
+        """Every call seen so far, in order."""
+        with self._lock:
+            return list(self._calls)
+
+    def _record(self, call: Call) -> None:
+        with self._lock:
+            self._calls.append(call)
+            if self.log_path is not None:
+                with self.log_path.open("a") as log:
+                    log.write(json.dumps({**call.__dict__, "iam_action": call.iam_action}) + "\n")
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        front = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: object) -> None:
+                logger.debug("front: " + format, *args)
+
+            def _relay(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                headers = {key.lower(): value for key, value in self.headers.items()}
+                call = identify(headers, body)
+                front._record(call)
+                refusal = front.interceptor(call) if front.interceptor else None
+                if refusal is not None:
+                    content_type, answer = refusal_body(call, refusal)
+                    self._answer(refusal.status, {"Content-Type": content_type}, answer)
+                    return
+                connection = http.client.HTTPConnection(*front.upstream, timeout=120)
+                try:
+                    forwarded = {k: v for k, v in headers.items() if k not in HOP_HEADERS}
+                    forwarded["host"] = f"{front.upstream[0]}:{front.upstream[1]}"
+                    connection.request(self.command, self.path, body=body, headers=forwarded)
+                    response = connection.getresponse()
+                    answer = response.read()
+                    status = response.status
+                    answer_headers = {
+                        key: value
+                        for key, value in response.getheaders()
+                        if key.lower() not in HOP_HEADERS | {"content-length"}
+                    }
+                finally:
+                    connection.close()
+                if status == 200:
+                    answer = _fidelity(call, answer)
+                self._answer(status, answer_headers, answer)
+
+            def _answer(self, status: int, headers: dict[str, str], body: bytes) -> None:
+                self.send_response(status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_PUT = do_DELETE = _relay
+
+        return Handler

@@ -1,0 +1,257 @@
+"""What real Terraform plans from terraform/, with the real AWS provider, against the AWS
+emulator: the cases a static reading cannot settle (the AMI of an arm64 type, the size EC2
+holds user data to, a region without a default VPC). Plans only: nothing is applied.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import string
+import subprocess
+import zlib
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.deploy import RunRecord, TerraformRun
+from harness.rehearsal import Rehearsal
+from harness.rehearsal.emulator import Emulator
+from harness.terraform import terraform_command
+from harness.terraform_rules import USER_DATA_LIMIT
+from tests.test_aws_rehearsal import _missing
+
+pytestmark = [
+    pytest.mark.rehearsal,
+    pytest.mark.skipif(_missing() is not None, reason=str(_missing())),
+]
+
+REGION = "us-east-1"
+#: A region of the emulator whose default VPC these tests delete.
+NO_DEFAULT_VPC_REGION = "ca-central-1"
+API_KEY = "plan-test-key"
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[Emulator]:
+    with Emulator() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def workdir(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> TerraformRun:
+    """One initialised working copy of terraform/, pointed at the emulator."""
+    record = RunRecord(run_id="plan-test", region=REGION, allowed_cidrs=["127.0.0.1/32"])
+    run = TerraformRun.create(
+        record,
+        API_KEY,
+        cloud=Rehearsal(emulator.url),
+        runs_dir=tmp_path_factory.mktemp("runs"),
+        progress=lambda line: None,
+    )
+    run.init()
+    return run
+
+
+def plan(run: TerraformRun, **variables: str) -> subprocess.CompletedProcess[str]:
+    """``terraform plan`` of the run's copy with ``variables`` over the run's own."""
+    env = {**run.environment(), **{f"TF_VAR_{k}": v for k, v in variables.items()}}
+    return subprocess.run(
+        [*terraform_command(), "plan", "-input=false", "-no-color", "-lock=false", "-out=plan.bin"],
+        cwd=run.tf_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def planned_instance(run: TerraformRun) -> dict[str, Any]:
+    shown = subprocess.run(
+        [*terraform_command(), "show", "-json", "plan.bin"],
+        cwd=run.tf_dir,
+        env=run.environment(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    resources = json.loads(shown.stdout)["planned_values"]["root_module"]["resources"]
+    instance: dict[str, Any] = next(r for r in resources if r["address"] == "aws_instance.api")
+    return instance["values"]
+
+
+def ami_architecture(emulator: Emulator, ami: str) -> str:
+    session, endpoint = Rehearsal(emulator.url).aws_session(REGION)
+    image = session.client("ec2", endpoint_url=endpoint).describe_images(ImageIds=[ami])
+    return str(image["Images"][0]["Architecture"])
+
+
+@pytest.mark.parametrize(
+    ("instance_type", "architecture"), [("t3.micro", "x86_64"), ("t4g.micro", "arm64")]
+)
+def test_the_ami_matches_the_instance_types_processor(
+    emulator: Emulator, workdir: TerraformRun, instance_type: str, architecture: str
+) -> None:
+    planned = plan(workdir, instance_type=instance_type)
+
+    assert planned.returncode == 0, planned.stderr
+    instance = planned_instance(workdir)
+    assert instance["instance_type"] == instance_type
+    assert ami_architecture(emulator, instance["ami"]) == architecture
+
+
+def test_an_instance_type_amazon_linux_cannot_run_on_is_refused(workdir: TerraformRun) -> None:
+    planned = plan(workdir, instance_type="mac1.metal")
+
+    assert planned.returncode != 0
+    assert "Amazon Linux 2023 runs on x86_64 and arm64" in planned.stderr
+    assert "x86_64_mac" in planned.stderr
+
+
+# -- the user-data limit ---------------------------------------------------------------------
+
+_SIZES_CONFIG = """\
+variable "values" {
+  type = any
+}
+
+variable "filler" {
+  type = string
+}
+
+variable "lengths" {
+  type = list(number)
+}
+
+locals {
+  encoded = [
+    for n in var.lengths : base64gzip(templatefile(
+      "${path.module}/template", merge(var.values, { app_bundle = substr(var.filler, 0, n) })
+    ))
+  ]
+}
+
+# Each one's base64 length and its padding: what its bytes are counted from.
+output "encodings" {
+  value = [for text in local.encoded : [length(text), regex("=*$", text)]]
+}
+"""
+
+
+def _template_values(run: TerraformRun) -> dict[str, Any]:
+    """What main.tf gives templatefile(), for this run (the bundle aside)."""
+    return {
+        "api_key": API_KEY,
+        "base_image": "public.ecr.aws/docker/library/python:3.11-slim",
+        "image": f"state-api-api:{run.record.run_id}",
+        "managed_by": "terraform",
+        "project": "state-api",
+        "run_id": run.record.run_id,
+        "ttl_minutes": 120,
+    }
+
+
+def bundles_by_size(run: TerraformRun, tmp_path: Path, wanted: set[int]) -> Mapping[int, str]:
+    """app_bundle values whose user data, gzip'd by Terraform as main.tf does it, is exactly
+    each of the ``wanted`` sizes (those that some length reaches)."""
+    rng = random.Random(16384)  # filler text, not a secret: a fixed seed, the same every run
+    filler = "".join(rng.choice(string.ascii_letters + string.digits + "+/") for _ in range(30000))
+    template = (run.tf_dir / "user_data.sh").read_text()
+    # zlib's estimate of the length that reaches the smallest size; Terraform settles it.
+    values = {**_template_values(run), "app_bundle": ""}
+    low, high = 1, len(filler)
+    while low < high:
+        middle = (low + high) // 2
+        rendered = template.replace("${app_bundle}", filler[:middle])
+        if len(zlib.compress(rendered.encode(), 6)) + 18 < min(wanted):
+            low = middle + 1
+        else:
+            high = middle
+    lengths = list(range(max(1, low - 400), low + 400))
+    directory = tmp_path / "sizes"
+    directory.mkdir()
+    (directory / "main.tf").write_text(_SIZES_CONFIG)
+    (directory / "template").write_text(template)
+    (directory / "sizes.auto.tfvars.json").write_text(
+        json.dumps({"values": values, "filler": filler, "lengths": lengths})
+    )
+    env = {"TF_CLI_CONFIG_FILE": str(directory / "none.tfrc"), "PATH": run.environment()["PATH"]}
+    (directory / "none.tfrc").write_text("")
+    for args in (("apply", "-auto-approve", "-input=false"), ("output", "-json")):
+        done = subprocess.run(
+            [*terraform_command(), *args, "-no-color"],
+            cwd=directory,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+    encodings = json.loads(done.stdout)["encodings"]["value"]
+    # Four base64 characters carry three bytes; each "=" of padding, one byte less.
+    sizes = [length // 4 * 3 - len(padding) for length, padding in encodings]
+    found: dict[int, str] = {}
+    for length, size in zip(lengths, sizes, strict=True):
+        if size in wanted and size not in found:
+            found[size] = filler[:length]
+    return found
+
+
+def test_user_data_is_held_to_the_limit_on_its_gzipd_bytes(
+    workdir: TerraformRun, tmp_path: Path
+) -> None:
+    """16,385 and 16,386 bytes encode to as many base64 characters as 16,384 (21,848): only
+    the bytes tell them apart, and EC2 refuses both."""
+    limit = USER_DATA_LIMIT
+    bundles = bundles_by_size(workdir, tmp_path, {limit, limit + 1, limit + 2})
+    assert limit in bundles, "no bundle length reaches the limit exactly"
+    over = [size for size in (limit + 1, limit + 2) if size in bundles]
+    assert over, "no bundle length reaches one byte or two over the limit"
+
+    at_limit = plan(workdir, app_bundle=bundles[limit])
+    assert at_limit.returncode == 0, at_limit.stderr
+    for size in over:
+        refused = plan(workdir, app_bundle=bundles[size])
+        assert refused.returncode != 0, f"{size} bytes of user data were accepted"
+        assert f"User data is {size} bytes gzip'd, over EC2's limit of {limit}" in refused.stderr
+
+
+# -- a region without a default VPC ---------------------------------------------------------
+
+
+def delete_default_vpc(emulator: Emulator, region: str) -> None:
+    session, endpoint = Rehearsal(emulator.url).aws_session(region)
+    ec2: Any = session.client("ec2", endpoint_url=endpoint)
+    for vpc in ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"]:
+        vpc_filter = [{"Name": "vpc-id", "Values": [vpc["VpcId"]]}]
+        for subnet in ec2.describe_subnets(Filters=vpc_filter)["Subnets"]:
+            ec2.delete_subnet(SubnetId=subnet["SubnetId"])
+        gateways = ec2.describe_internet_gateways(
+            Filters=[{"Name": "attachment.vpc-id", "Values": [vpc["VpcId"]]}]
+        )["InternetGateways"]
+        for gateway in gateways:
+            ec2.detach_internet_gateway(
+                InternetGatewayId=gateway["InternetGatewayId"], VpcId=vpc["VpcId"]
+            )
+            ec2.delete_internet_gateway(InternetGatewayId=gateway["InternetGatewayId"])
+        ec2.delete_vpc(VpcId=vpc["VpcId"])
+    assert not ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"]
+
+
+def test_a_region_without_a_default_vpc_is_told_to_pass_a_subnet(
+    emulator: Emulator, workdir: TerraformRun
+) -> None:
+    delete_default_vpc(emulator, NO_DEFAULT_VPC_REGION)
+
+    planned = plan(workdir, region=NO_DEFAULT_VPC_REGION)
+
+    assert planned.returncode != 0
+    assert (
+        f"The region {NO_DEFAULT_VPC_REGION} has no default VPC: pass subnet_id" in planned.stderr
+    )
+    assert "no matching EC2 VPC found" not in planned.stderr
