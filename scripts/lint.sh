@@ -2,6 +2,7 @@
 # Static checks, each at zero findings (a skip is justified in a comment where it is made):
 #   ruff (lint and format), mypy (strict on app/ and harness/), bandit (app/ harness/ scripts/),
 #   hadolint (Dockerfile), shellcheck (every *.sh, terraform/user_data.sh included),
+#   terraform validate (terraform/, with the pinned AWS provider),
 #   checkov (terraform/, from its own virtual environment: it pins dependencies of its own).
 # Runs every check, then exits 1 if any failed, naming them.
 # Usage: scripts/lint.sh      (VENV picks another virtual environment than .venv)
@@ -33,8 +34,14 @@ run_bandit() {
 }
 
 run_shellcheck() {
-  local scripts=()
-  mapfile -t scripts < <(git ls-files --cached --others --exclude-standard -- '*.sh')
+  # Every *.sh, and every other file whose first line runs bash or sh (the sandbox's
+  # stand-ins for dnf, systemctl and shutdown have no extension).
+  local scripts=() file
+  while IFS= read -r file; do
+    if [[ "${file}" == *.sh ]] || head -n 1 "${file}" 2>/dev/null | grep -Eq '^#!(/usr)?/bin/(env )?(ba)?sh'; then
+      scripts+=("${file}")
+    fi
+  done < <(git ls-files --cached --others --exclude-standard)
   if [ "${#scripts[@]}" -eq 0 ]; then
     echo "no shell scripts found" >&2
     return 1
@@ -63,6 +70,8 @@ if [ -f Dockerfile ]; then
 fi
 check "shellcheck" run_shellcheck
 if [ -d terraform ]; then
+  # With the pinned AWS provider: from a local mirror when one is found, else the registry.
+  check "terraform validate" "$venv/bin/python" -m harness.provider validate
   check "checkov" run_checkov
 fi
 
