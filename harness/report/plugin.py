@@ -1,0 +1,130 @@
+"""The pytest plugin that makes a run's Allure results read as the spec, per target.
+
+With ``--alluredir=DIR`` (allure-pytest-bdd's own option) every scenario is written to DIR:
+its feature and story, its steps, its status with the reason, its times. This plugin adds:
+
+- the target, as the label and the parameter ``target`` (so one scenario run on two targets
+  is two results, side by side), and what it ran against: the deployment's URL, its run id
+  and image where the target has them, and the commit of the tree;
+- every request a step made through harness/client.py and its answer, attached to that step;
+- the API key redacted from all of it (harness/report/writer.py scrubs whatever is written).
+
+Several sessions may write into one DIR: a nested session is given ``nested_args(config)``
+(``--alluredir`` set to its parent's) and its results join the parent's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import allure
+import allure_pytest_bdd.plugin  # type: ignore[import-untyped]
+import pytest
+import requests
+from allure_commons import plugin_manager as allure_plugins
+from pytest_bdd.parser import Feature, Scenario
+
+from harness import exchanges
+from harness.redact import SECRETS
+from harness.report import facts
+from harness.report.transcript import title, transcript
+from harness.report.writer import RedactingFileLogger
+
+#: The label (and parameter) that names the target a result ran on.
+TARGET = "target"
+
+_STOP_LISTENING = pytest.StashKey[Callable[[], None]]()
+
+
+def results_dir(config: pytest.Config) -> str | None:
+    """Where this session writes its results (None: it writes none)."""
+    directory: str | None = config.getoption("allure_report_dir", default=None)
+    return directory
+
+
+def nested_args(config: pytest.Config) -> list[str]:
+    """Arguments that make a nested pytest session add its results to this session's."""
+    directory = results_dir(config)
+    return [f"--alluredir={directory}"] if directory else []
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    # allure-pytest-bdd makes its result writer in its own pytest_configure, which runs after
+    # this one: make that writer the redacting one. pytest_sessionstart checks it worked.
+    allure_pytest_bdd.plugin.AllureFileLogger = RedactingFileLogger
+    SECRETS.add(config.getoption("--api-key", default=None))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not results_dir(session.config):
+        return
+    writers = [p for p in allure_plugins.get_plugins() if hasattr(p, "report_attached_data")]
+    if not writers or not all(isinstance(w, RedactingFileLogger) for w in writers):
+        raise pytest.UsageError(
+            f"the Allure writers are {writers}, not the redacting one: the report could show "
+            "the API key (has allure-pytest-bdd changed how it makes its writer?)"
+        )
+    session.config.stash[_STOP_LISTENING] = exchanges.listen(_attach)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    stop = config.stash.get(_STOP_LISTENING, None)
+    if stop is not None:
+        stop()
+
+
+def _label(name: str, value: str) -> None:
+    allure.dynamic.label(name, value)  # type: ignore[no-untyped-call]
+
+
+def _description(text: str) -> None:
+    allure.dynamic.description(text)  # type: ignore[no-untyped-call]
+
+
+def _attach(response: requests.Response) -> None:
+    allure.attach(
+        transcript(response, SECRETS),
+        name=title(response),
+        attachment_type=allure.attachment_type.TEXT,
+    )
+
+
+def target_label(config: pytest.Config) -> str | None:
+    """The target as the report names it; an offline rehearsal of aws is not aws itself."""
+    target: str | None = config.getoption("--target", default=None)
+    if target and config.getoption("--rehearse", default=False):
+        return f"{target} (rehearsed)"
+    return target
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_bdd_before_scenario(
+    request: pytest.FixtureRequest, feature: Feature, scenario: Scenario
+) -> None:
+    target = target_label(request.config)
+    if target:
+        _label(TARGET, target)
+        allure.dynamic.parameter(TARGET, target)
+    # The story's lines, as written (Allure reads a description as Markdown and would join them).
+    story = [block for block in (feature.description, scenario.description) if block]
+    if story:
+        _description("\n\n".join(b.strip().replace("\n", "  \n") for b in story))
+    for name, value in facts.of_tree().items():
+        _label(name, value)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_bdd_after_scenario(request: pytest.FixtureRequest) -> None:
+    # Only a scenario that reached the deployment says which one it was.
+    if TARGET not in request.fixturenames:
+        return
+    try:
+        deployment = request.getfixturevalue(TARGET)
+    except (Exception, pytest.fail.Exception):
+        return  # it never started: the scenario's own failure says why
+    if deployment.endpoint is not None:
+        SECRETS.add(deployment.endpoint.api_key)
+    for name, value in facts.of_target(deployment).items():
+        _label(name, value)
