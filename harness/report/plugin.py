@@ -15,7 +15,7 @@ Several sessions may write into one DIR: a nested session is given ``nested_args
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 
 import allure
 import allure_pytest_bdd.plugin  # type: ignore[import-untyped]
@@ -23,15 +23,14 @@ import pytest
 import requests
 from allure_commons import plugin_manager as allure_plugins
 from pytest_bdd.parser import Feature, Scenario
+from pytest_bdd.scenario import scenario_wrapper_template_registry
 
 from harness import exchanges
 from harness.redact import SECRETS
 from harness.report import facts
+from harness.report.results import FEATURE_FILE, TARGET
 from harness.report.transcript import title, transcript
 from harness.report.writer import RedactingFileLogger
-
-#: The label (and parameter) that names the target a result ran on.
-TARGET = "target"
 
 _STOP_LISTENING = pytest.StashKey[Callable[[], None]]()
 
@@ -111,8 +110,40 @@ def pytest_bdd_before_scenario(
     story = [block for block in (feature.description, scenario.description) if block]
     if story:
         _description("\n\n".join(b.strip().replace("\n", "  \n") for b in story))
+    _label(FEATURE_FILE, facts.repo_path(feature.filename))
     for name, value in facts.of_tree().items():
         _label(name, value)
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None]:
+    # A scenario skipped (or broken) before it started, as a capability skip is, never reaches
+    # pytest-bdd's before_scenario, so allure-pytest-bdd would write nothing for it: start it
+    # here, before allure-pytest-bdd reads this report, so it is written with its reason.
+    if call.when == "setup" and call.excinfo is not None and isinstance(item, pytest.Function):
+        _report_unstarted(item)
+    yield
+
+
+def _report_unstarted(item: pytest.Function) -> None:
+    template = scenario_wrapper_template_registry.get(item.function)
+    if template is None:
+        return  # not a scenario
+    callspec = getattr(item, "callspec", None)
+    example = callspec.params.get("_pytest_bdd_example", {}) if callspec else {}
+    context = {"request": item._request, "feature": template.feature}
+    context["scenario"] = template.render(example)
+    # allure-pytest-bdd lists the steps that did not run in a finaliser of the item; the item
+    # never got set up, so it takes no finaliser: run that one now (every step, not run).
+    finalizers: list[Callable[[], object]] = []
+    item.addfinalizer = finalizers.append  # type: ignore[method-assign,assignment]
+    try:
+        item.config.hook.pytest_bdd_before_scenario(**context)
+    finally:
+        del item.addfinalizer
+    for finalizer in finalizers:
+        finalizer()
+    item.config.hook.pytest_bdd_after_scenario(**context)
 
 
 @pytest.hookimpl(trylast=True)
