@@ -2,7 +2,8 @@
 # Static checks, each at zero findings (a skip is justified in a comment where it is made):
 #   ruff (lint and format), mypy (strict on app/ and harness/), bandit (app/ harness/ scripts/),
 #   hadolint (Dockerfile), shellcheck (every *.sh, terraform/user_data.sh included),
-#   checkov (terraform/, from its own virtual environment: it pins dependencies of its own).
+#   checkov (terraform/, from its own virtual environment: it pins dependencies of its own),
+#   the feature files (harness/gherkin_lint.py, then gherkin-lint's style rules).
 # Runs every check, then exits 1 if any failed, naming them.
 # Usage: scripts/lint.sh      (VENV picks another virtual environment than .venv)
 set -euo pipefail
@@ -54,6 +55,13 @@ run_checkov() {
     --compact --quiet
 }
 
+run_gherkin() {
+  # Parsed by the official parser, every step defined, every definition used, names unique.
+  "$venv/bin/python" -m harness.gherkin_lint || return 1
+  "$root/scripts/bootstrap_node.sh"
+  node_modules/.bin/gherkin-lint --config .gherkin-lintrc features tests
+}
+
 check "ruff check" "$venv/bin/ruff" check .
 check "ruff format" "$venv/bin/ruff" format --check .
 check "mypy" "$venv/bin/mypy"
@@ -65,6 +73,7 @@ check "shellcheck" run_shellcheck
 if [ -d terraform ]; then
   check "checkov" run_checkov
 fi
+check "gherkin" run_gherkin
 
 if [ "${#failed[@]}" -gt 0 ]; then
   echo "static checks failed: ${failed[*]}" >&2
