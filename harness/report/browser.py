@@ -1,5 +1,8 @@
 """Headless Chromium (Debian's, through its own chromedriver) that opens a page offline.
 
+Another Chromium-based browser and its driver can be named by the variables CHROMIUM and
+CHROMEDRIVER (GitHub's runners have Chrome and its driver, not Debian's chromium).
+
 Selenium is told where the driver and the browser are, so Selenium Manager never runs (it
 would try to download them). The flags keep Chromium from calling home: no component
 updates, no sync, no background networking, a fresh profile every time. Every URL the page
@@ -9,6 +12,7 @@ asks for is recorded, so a test can prove the report loaded nothing from outside
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,8 +25,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
+CHROMIUM = Path(os.environ.get("CHROMIUM") or "/usr/bin/chromium")
+CHROMEDRIVER = Path(os.environ.get("CHROMEDRIVER") or "/usr/bin/chromedriver")
 #: How the page is shown (and so the screenshot's size).
 WINDOW = (1400, 1000)
 #: Seconds to wait for something to appear on the page.
@@ -85,8 +89,9 @@ def open_page(path: Path) -> Iterator[Page]:
     missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
     if missing:
         raise BrowserUnavailable(
-            f"{', '.join(missing)} missing: install Debian's chromium and chromium-driver "
-            "(apt-get install chromium chromium-driver)"
+            f"{', '.join(missing)} missing: run 'sudo scripts/ensure_browser.sh' (Debian's "
+            "chromium and chromium-driver), or name a browser and its driver in CHROMIUM and "
+            "CHROMEDRIVER"
         )
     with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
         options = webdriver.ChromeOptions()
