@@ -120,7 +120,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     # A scenario skipped (or broken) before it started, as a capability skip is, never reaches
     # pytest-bdd's before_scenario, so allure-pytest-bdd would write nothing for it: start it
     # here, before allure-pytest-bdd reads this report, so it is written with its reason.
-    if call.when == "setup" and call.excinfo is not None and isinstance(item, pytest.Function):
+    unstarted = call.when == "setup" and call.excinfo is not None
+    if unstarted and isinstance(item, pytest.Function) and results_dir(item.config):
         _report_unstarted(item)
     yield
 
