@@ -56,11 +56,14 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Report:
     work = tmp_path_factory.mktemp("report")
     results = work / "allure-results"
     sessions = {
-        # The process target can restart the service; it runs the auth scenarios with the key.
+        # The process target can restart the service; it runs the auth scenarios with the key,
+        # and a test of the parts whose client talks to a server outside any scenario.
         "process": nested_session(
             results,
             "features/test_auth.py",
             "features/test_persistence.py",
+            "tests/test_bad_input.py::test_a_malformed_request_is_refused_with_a_json_error"
+            "[counter-string]",
             "--target=process",
             f"--api-key={KEY}",
         )

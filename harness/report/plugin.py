@@ -32,6 +32,24 @@ from harness.report.results import FEATURE_FILE, TARGET
 from harness.report.transcript import title, transcript
 from harness.report.writer import RedactingFileLogger
 
+
+class _Attacher:
+    """Attaches each exchange to the current step, while a scenario runs (a test of the parts
+    that talks to a server has no Allure test to attach to)."""
+
+    def __init__(self) -> None:
+        self.in_scenario = False
+
+    def __call__(self, response: requests.Response) -> None:
+        if self.in_scenario:
+            allure.attach(
+                transcript(response, SECRETS),
+                name=title(response),
+                attachment_type=allure.attachment_type.TEXT,
+            )
+
+
+_ATTACHER = pytest.StashKey[_Attacher]()
 _STOP_LISTENING = pytest.StashKey[Callable[[], None]]()
 
 
@@ -65,7 +83,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             f"the Allure writers are {writers}, not the redacting one: the report could show "
             "the API key (has allure-pytest-bdd changed how it makes its writer?)"
         )
-    session.config.stash[_STOP_LISTENING] = exchanges.listen(_attach)
+    attacher = session.config.stash[_ATTACHER] = _Attacher()
+    session.config.stash[_STOP_LISTENING] = exchanges.listen(attacher)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -82,14 +101,6 @@ def _description(text: str) -> None:
     allure.dynamic.description(text)  # type: ignore[no-untyped-call]
 
 
-def _attach(response: requests.Response) -> None:
-    allure.attach(
-        transcript(response, SECRETS),
-        name=title(response),
-        attachment_type=allure.attachment_type.TEXT,
-    )
-
-
 def target_label(config: pytest.Config) -> str | None:
     """The target as the report names it; an offline rehearsal of aws is not aws itself."""
     target: str | None = config.getoption("--target", default=None)
@@ -102,6 +113,9 @@ def target_label(config: pytest.Config) -> str | None:
 def pytest_bdd_before_scenario(
     request: pytest.FixtureRequest, feature: Feature, scenario: Scenario
 ) -> None:
+    attacher = request.config.stash.get(_ATTACHER, None)
+    if attacher is not None:
+        attacher.in_scenario = True
     target = target_label(request.config)
     if target:
         _label(TARGET, target)
@@ -149,6 +163,9 @@ def _report_unstarted(item: pytest.Function) -> None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_bdd_after_scenario(request: pytest.FixtureRequest) -> None:
+    attacher = request.config.stash.get(_ATTACHER, None)
+    if attacher is not None:
+        attacher.in_scenario = False
     # Only a scenario that reached the deployment says which one it was.
     if TARGET not in request.fixturenames:
         return
