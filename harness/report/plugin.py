@@ -49,6 +49,9 @@ class _Attacher:
             )
 
 
+#: The root conftest's fixture that holds the deployment under test.
+DEPLOYMENT_FIXTURE = "target"
+
 _ATTACHER = pytest.StashKey[_Attacher]()
 _STOP_LISTENING = pytest.StashKey[Callable[[], None]]()
 
@@ -167,10 +170,10 @@ def pytest_bdd_after_scenario(request: pytest.FixtureRequest) -> None:
     if attacher is not None:
         attacher.in_scenario = False
     # Only a scenario that reached the deployment says which one it was.
-    if TARGET not in request.fixturenames:
+    if DEPLOYMENT_FIXTURE not in request.fixturenames:
         return
     try:
-        deployment = request.getfixturevalue(TARGET)
+        deployment = request.getfixturevalue(DEPLOYMENT_FIXTURE)
     except (Exception, pytest.fail.Exception):
         return  # it never started: the scenario's own failure says why
     if deployment.endpoint is not None:
