@@ -4,7 +4,8 @@
 const targets = JSON.parse(process.env.REPORT_TARGETS ?? "[]");
 
 // Allure environment ids allow letters, digits, "_" and "-" only; the name is shown as is.
-const environmentId = (target) => target.replace(/[^A-Za-z0-9_-]+/g, "-");
+const environmentId = (target) =>
+  target.replace(/[^A-Za-z0-9_-]+/g, "-").replace(/^-+|-+$/g, "") || "target";
 
 export default {
   name: "state-api: the acceptance scenarios",
