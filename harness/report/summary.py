@@ -21,14 +21,14 @@ def render(results: list[Result], *, summary_path: Path, html_path: Path) -> str
     """The summary's Markdown; links are relative to ``summary_path``'s folder."""
     names = targets(results)
     here = summary_path.parent
+    html = _relative(html_path, here)
     lines = [
         "# Acceptance summary",
         "",
-        "What the scenarios of `features/` did on each target in the last run of the test",
-        "command (`scripts/test.sh`), written by it. One count per scenario, and per example",
-        "of a scenario outline. Every step, with the request and the answer behind it, is in",
-        f"the HTML report ([`{_relative(html_path, here)}`]({_relative(html_path, here)}),"
-        " not committed; see the README).",
+        "What the scenarios of `features/` did on each target in the last run of the test command",
+        "(`scripts/test.sh`, which writes this file). One count per scenario, and per example of",
+        "a scenario outline. Every step, with the request and the answer behind it, is in the HTML",
+        f"report: [`{html}`]({html}) (not committed; see the README).",
         "",
     ]
     if not results:
