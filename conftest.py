@@ -27,6 +27,7 @@ pytest_plugins = [
     "steps.persistence",
     "steps.teardown",
     "steps.infrastructure",
+    "harness.report.plugin",
 ]
 
 #: Scenario tags that name a capability the target must offer.

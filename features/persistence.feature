@@ -3,12 +3,10 @@ Feature: Durability across restarts
   I want the state and the log to survive a restart of the service
   So that a deployment or a crash loses nothing that was answered
 
-  Background:
-    Given the service is running
-
   @restart
   Scenario: The state and the log survive a restart
-    Given the state is counter 77 and message "before restart"
+    Given the service is running
+    And the state is counter 77 and message "before restart"
     And the client has made 3 updates
     When the service restarts
     Then the service is running

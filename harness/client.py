@@ -6,6 +6,8 @@ from typing import Any
 
 import requests
 
+from harness import exchanges
+
 API_KEY_HEADER = "X-API-KEY"
 
 #: Sentinel: send the client's own key.
@@ -20,8 +22,14 @@ class ApiClient:
         self.api_key = api_key
         self.timeout = timeout
         self.session = requests.Session()
+        # The report writes down each request and answer under its step, the key redacted.
+        exchanges.watch(self.session, secret=api_key)
         #: The answer to this client's last POST /update, for steps that check what it said.
         self.last_update: requests.Response | None = None
+
+    def __repr__(self) -> str:
+        # Shown wherever a step's arguments are (pytest's output, the report): never the key.
+        return f"ApiClient({self.base_url})"
 
     def url(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}"

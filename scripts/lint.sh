@@ -3,7 +3,9 @@
 #   ruff (lint and format), mypy (strict on app/ and harness/), bandit (app/ harness/ scripts/),
 #   hadolint (Dockerfile), shellcheck (every *.sh, terraform/user_data.sh included),
 #   terraform validate (terraform/, with the pinned AWS provider),
-#   checkov (terraform/, from its own virtual environment: it pins dependencies of its own).
+#   checkov (terraform/, from its own virtual environment: it pins dependencies of its own),
+#   the feature files (harness/gherkin_lint.py, then gherkin-lint's style rules) and the
+#   GitHub workflows (actionlint, zizmor).
 # Runs every check, then exits 1 if any failed, naming them.
 # Usage: scripts/lint.sh      (VENV picks another virtual environment than .venv)
 set -euo pipefail
@@ -61,6 +63,20 @@ run_checkov() {
     --compact --quiet
 }
 
+run_gherkin() {
+  # Parsed by the official parser, every step defined, every definition used, names unique.
+  "$venv/bin/python" -m harness.gherkin_lint || return 1
+  "$root/scripts/bootstrap_node.sh"
+  node_modules/.bin/gherkin-lint --config .gherkin-lintrc features tests
+}
+
+run_workflows() {
+  # actionlint checks each run: script with shellcheck too. zizmor runs offline: the audits
+  # that ask GitHub (impostor commits, known-vulnerable actions) cannot run here.
+  "$venv/bin/actionlint" -shellcheck "$venv/bin/shellcheck" || return 1
+  "$venv/bin/zizmor" --offline --persona=pedantic --no-progress .github/workflows
+}
+
 check "ruff check" "$venv/bin/ruff" check .
 check "ruff format" "$venv/bin/ruff" format --check .
 check "mypy" "$venv/bin/mypy"
@@ -74,6 +90,8 @@ if [ -d terraform ]; then
   check "terraform validate" "$venv/bin/python" -m harness.provider validate
   check "checkov" run_checkov
 fi
+check "gherkin" run_gherkin
+check "workflows" run_workflows
 
 if [ "${#failed[@]}" -gt 0 ]; then
   echo "static checks failed: ${failed[*]}" >&2

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Runs the whole test suite: static checks, the tests of the parts, then every scenario.
+# Runs the whole test suite: static checks, the tests of the parts, then every scenario, and
+# writes the report of the scenarios (reports/allure-report/index.html, reports/summary.md).
 # Extra arguments go to pytest (e.g. scripts/test.sh -x -k logs).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/bootstrap.sh" requirements-dev.txt
+"$root/scripts/bootstrap_node.sh"
 venv="${VENV:-$root/.venv}"
 cd "$root"
 
@@ -23,7 +25,18 @@ fi
 
 echo "== tests and scenarios (target: $target)" >&2
 status=0
-"$venv/bin/python" -m pytest --target="$target" "$@" || status=$?
+# Every scenario's result, per target, goes to one fresh directory; a nested session given
+# --alluredir adds its own (harness/report/plugin.py). The report is made from all of them.
+results="$root/reports/allure-results"
+"$venv/bin/python" -m pytest --target="$target" --alluredir="$results" --clean-alluredir "$@" \
+  || status=$?
+echo "== report" >&2
+report=0
+"$venv/bin/python" -m harness.report build --results "$results" || report=$?
+# 2: no scenario ran (e.g. -k picked only tests of the parts), so there is nothing to report.
+if [ "$report" -ne 0 ] && [ "$report" -ne 2 ] && [ "$status" -eq 0 ]; then
+  status="$report"
+fi
 if [ "$target" = process ]; then
   echo "NOTE: no Docker engine answered, so the scenarios ran on the process target and the" \
     "container was NOT exercised (start an engine with 'sudo scripts/ensure_docker.sh')." >&2

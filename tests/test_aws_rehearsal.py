@@ -35,6 +35,7 @@ from harness.rehearsal import Rehearsal
 from harness.rehearsal.emulator import Emulator
 from harness.rehearsal.front import Call, Refusal
 from harness.rehearsal.instances import CALLS_PATH, InstanceHost
+from harness.report.plugin import nested_args
 from harness.terraform import TerraformNotFound, terraform_command
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -194,9 +195,10 @@ def deploy_script(emulator: Emulator, env: dict[str, str], tmp_path: Path, *args
 
 
 def test_a_green_run_tests_the_instance_then_destroys_it(
-    emulator: Emulator, env: dict[str, str], tmp_path: Path
+    emulator: Emulator, env: dict[str, str], tmp_path: Path, pytestconfig: pytest.Config
 ) -> None:
-    session = run_session(emulator, env, tmp_path, "features/")
+    # Its results join this session's report, as the "aws (rehearsed)" target.
+    session = run_session(emulator, env, tmp_path, "features/", *nested_args(pytestconfig))
 
     assert session.returncode == 0, session.output
     assert re.search(r"\b9\d passed\b", session.output), session.output

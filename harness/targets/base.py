@@ -91,3 +91,7 @@ class Target(ABC):
     def restart(self) -> None:
         """Stop and start the service over the same data, at the same endpoint."""
         raise TargetUnavailable(f"the {self.name} target cannot restart the service")
+
+    def facts(self) -> dict[str, str]:
+        """What a report says this deployment was, besides its URL (e.g. its run id)."""
+        return {"run_id": self.options.run_id}

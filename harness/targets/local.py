@@ -60,6 +60,8 @@ class LocalTarget(Target):
         self.network = prefix
         self._created = False
         self._reused = False
+        #: The image the container runs, once started.
+        self.image: str | None = None
 
     @property
     def base_url(self) -> str:
@@ -73,7 +75,7 @@ class LocalTarget(Target):
             raise_unavailable(exc)
         if self.options.reuse:
             return self._reuse()
-        image = ensure_image(self.docker, progress=self.options.progress)
+        image = self.image = ensure_image(self.docker, progress=self.options.progress)
         api_key = self.options.api_key or new_api_key()
         port = self.host_port or free_port()
         labels = self.labels.as_dict()
@@ -129,10 +131,14 @@ class LocalTarget(Target):
         binding = details["NetworkSettings"]["Ports"][f"{CONTAINER_PORT}/tcp"][0]
         endpoint = Endpoint(f"http://{binding['HostIp']}:{binding['HostPort']}", env.get("API_KEY"))
         self.container = kept[0]
+        self.image = details["Config"]["Image"]
         self._reused = True
         self._wait_healthy(endpoint.base_url)
         logger.info("local target: reusing %s at %s", self.container, endpoint.base_url)
         return endpoint
+
+    def facts(self) -> dict[str, str]:
+        return {**super().facts(), **({"image": self.image} if self.image else {})}
 
     def restart(self) -> None:
         self.docker.restart(self.container, stop_timeout=STOP_TIMEOUT)

@@ -20,3 +20,7 @@ class UrlTarget(Target):
 
     def stop(self) -> None:
         """Nothing to stop: the deployment is not ours."""
+
+    def facts(self) -> dict[str, str]:
+        """None: the deployment is not ours, and no run id marks it."""
+        return {}

@@ -1,0 +1,46 @@
+"""When and against what a scenario ran: the commit of the tree and the deployment."""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import subprocess
+from pathlib import Path
+
+from harness.report import REPO_ROOT
+from harness.targets import Target
+
+
+@functools.cache
+def of_tree() -> dict[str, str]:
+    """The commit the tree is at, ``-dirty`` when it has changes; nothing outside git."""
+    git = shutil.which("git")
+    if git is None:
+        return {}
+    try:
+        commit = _git(git, "rev-parse", "--short=12", "HEAD")
+        changed = _git(git, "status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    return {"commit": commit + ("-dirty" if changed else "")}
+
+
+def of_target(target: Target) -> dict[str, str]:
+    """The deployment's URL and what the target says it was (run id, image)."""
+    found = {"url": target.endpoint.base_url} if target.endpoint is not None else {}
+    return {**found, **target.facts()}
+
+
+def repo_path(path: str) -> str:
+    """``path`` relative to the repository, where it is inside it."""
+    absolute = Path(path).resolve()
+    if not absolute.is_relative_to(REPO_ROOT):
+        return path
+    return absolute.relative_to(REPO_ROOT).as_posix()
+
+
+def _git(git: str, *args: str) -> str:
+    completed = subprocess.run(  # nosec B603 - git from PATH, fixed arguments, no shell
+        [git, *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=30, check=True
+    )
+    return completed.stdout.strip()
