@@ -126,8 +126,13 @@ def validate(directory: Path = TERRAFORM_DIR) -> tuple[bool, str]:
     return True, said[-1]
 
 
+#: Every Terraform configuration of the repository: the deployment, and the CI role.
+CONFIGURATIONS = (TERRAFORM_DIR, TERRAFORM_DIR / "ci-role")
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``validate``: terraform validate of terraform/ (exit 1 when it fails).
+    """``validate``: terraform validate of terraform/ and terraform/ci-role/ (exit 1 when
+    either fails).
     ``mirror``: print the root of a mirror of the pinned provider (exit 1 when none)."""
     import argparse
 
@@ -138,9 +143,12 @@ def main(argv: list[str] | None = None) -> int:
         mirror = find_mirror(pinned_version())
         print(mirror or f"no mirror of {PROVIDER} {pinned_version()} for {this_platform()}")
         return 0 if mirror else 1
-    ok, said = validate()
-    print(said)
-    return 0 if ok else 1
+    failed = 0
+    for directory in CONFIGURATIONS:
+        ok, said = validate(directory)
+        print(f"{directory.relative_to(TERRAFORM_DIR.parent)}: {said}")
+        failed += not ok
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 # Static checks, each at zero findings (a skip is justified in a comment where it is made):
 #   ruff (lint and format), mypy (strict on app/ and harness/), bandit (app/ harness/ scripts/),
 #   hadolint (Dockerfile), shellcheck (every *.sh, terraform/user_data.sh included),
-#   terraform validate (terraform/, with the pinned AWS provider),
+#   terraform validate (terraform/ and terraform/ci-role/, with the pinned AWS provider),
 #   checkov (terraform/, from its own virtual environment: it pins dependencies of its own),
 #   the feature files (harness/gherkin_lint.py, then gherkin-lint's style rules) and the
 #   GitHub workflows (actionlint, zizmor).

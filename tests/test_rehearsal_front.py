@@ -27,7 +27,7 @@ def test_a_query_protocol_call_is_named_by_its_action() -> None:
         b"Action=RunInstances&Version=2016-11-15&MinCount=1",
     )
 
-    assert call == Call("ec2", "RunInstances", "eu-west-1")
+    assert call == Call("ec2", "RunInstances", "eu-west-1", "rehearsal")
     assert call.iam_action == "ec2:RunInstances"
 
 
@@ -81,7 +81,7 @@ def _instances(own_groups: str, interface_groups: str, device_index: str = "0") 
 
 
 GROUP = "<item><groupId>sg-1</groupId><groupName>api</groupName></item>"
-DESCRIBE = Call("ec2", "DescribeInstances", "eu-west-1")
+DESCRIBE = Call("ec2", "DescribeInstances", "eu-west-1", "rehearsal")
 
 
 def _own_group_ids(body: bytes) -> list[str]:

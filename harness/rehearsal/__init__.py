@@ -31,8 +31,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: The emulator takes any credentials; these are never real ones (B105: not a secret).
+#: The emulator takes any credentials; these are never real ones (B105: not a secret). The
+#: deployment (Terraform, the teardown check) signs with the first; the rehearsal's own look
+#: at its instances with the second, so that the calls the CI role must allow stand apart.
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "rehearsal", "AWS_SECRET_ACCESS_KEY": "rehearsal"}  # nosec B105
+INSTANCE_HOST_KEY_ID = "rehearsal-instance-host"
 #: Variables that could point Terraform at a real account, or elsewhere than the emulator.
 SCRUBBED_PREFIXES = ("AWS_",)
 SCRUBBED = frozenset({"TF_PLUGIN_CACHE_DIR"})
@@ -120,8 +123,13 @@ class Rehearsal(Cloud):
         return session, self.emulator_url
 
     def _ec2(self, run: TerraformRun) -> Any:
-        session, endpoint = self.aws_session(run.record.region)
-        return session.client("ec2", endpoint_url=endpoint)
+        """EC2 as the rehearsal's instance host sees it (not the deployment's calls)."""
+        session = boto3.session.Session(
+            aws_access_key_id=INSTANCE_HOST_KEY_ID,
+            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            region_name=run.record.region,
+        )
+        return session.client("ec2", endpoint_url=self.emulator_url)
 
     def _instances(self, run: TerraformRun) -> list[str]:
         """The run's instances the emulator has that are not terminated."""

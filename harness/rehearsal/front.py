@@ -36,16 +36,17 @@ IAM_PREFIX = {"tagging": "tag"}
 HOP_HEADERS = frozenset(
     {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "host"}
 )
-_CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
+_CREDENTIAL_SCOPE = re.compile(r"Credential=([^/]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
 
 
 @dataclass(frozen=True)
 class Call:
-    """One AWS API call as the front saw it."""
+    """One AWS API call as the front saw it, and who signed it (the access key id)."""
 
     service: str
     action: str
     region: str
+    principal: str = ""
 
     @property
     def iam_action(self) -> str:
@@ -69,14 +70,14 @@ Interceptor = Callable[[Call], Refusal | None]
 def identify(headers: dict[str, str], body: bytes) -> Call:
     """The service, action and region of a signed AWS request (query or JSON protocol)."""
     scope = _CREDENTIAL_SCOPE.search(headers.get("authorization", ""))
-    region, service = (scope.group(1), scope.group(2)) if scope else ("", "unknown")
+    principal, region, service = scope.groups() if scope else ("", "", "unknown")
     target = headers.get("x-amz-target", "")
     if target:
         action = target.rpartition(".")[2]
     else:
         form = parse_qs(body.decode("utf-8", errors="replace"))
         action = (form.get("Action") or ["unknown"])[0]
-    return Call(service, action, region)
+    return Call(service, action, region, principal)
 
 
 def refusal_body(call: Call, refusal: Refusal) -> tuple[str, bytes]:
