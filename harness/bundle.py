@@ -1,15 +1,17 @@
 """The application as the instance receives it: a gzip'd tar of what its image is built from,
-base64-encoded, byte for byte the same for the same files.
+byte for byte the same for the same files.
 
-Terraform puts the bundle into the instance's user data, and the instance is replaced when
-its user data changes (``user_data_replace_on_change``): a bundle that carried the time it
-was made, or the files' owners and times, would replace the instance on every apply.
+The instance's user data carries the bundle's SHA-256 (the bundle itself is too big for the
+16 KB of user data: the harness sends it once the instance is up, see harness/delivery.py),
+and the instance is replaced when its user data changes (``user_data_replace_on_change``): a
+bundle that carried the time it was made, or the files' owners and times, would replace the
+instance on every apply.
 """
 
 from __future__ import annotations
 
-import base64
 import gzip
+import hashlib
 import io
 import tarfile
 from pathlib import Path
@@ -26,8 +28,8 @@ def bundle_files(root: Path = REPO_ROOT) -> list[Path]:
     return sorted([*image_files(root), *extra], key=lambda path: path.relative_to(root).as_posix())
 
 
-def app_bundle(root: Path = REPO_ROOT) -> str:
-    """The bundle of the tree at ``root``, as one line of base64."""
+def app_bundle(root: Path = REPO_ROOT) -> bytes:
+    """The bundle of the tree at ``root``: a tar.gz, the same bytes for the same files."""
     archive = io.BytesIO()
     with tarfile.open(fileobj=archive, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for path in bundle_files(root):
@@ -40,5 +42,9 @@ def app_bundle(root: Path = REPO_ROOT) -> str:
             info.uname = info.gname = ""
             tar.addfile(info, io.BytesIO(content))
     # mtime=0: no time in the gzip header either.
-    compressed = gzip.compress(archive.getvalue(), compresslevel=9, mtime=0)
-    return base64.b64encode(compressed).decode("ascii")
+    return gzip.compress(archive.getvalue(), compresslevel=9, mtime=0)
+
+
+def sha256(bundle: bytes) -> str:
+    """What the instance's user data pins: the only bundle it takes."""
+    return hashlib.sha256(bundle).hexdigest()

@@ -15,6 +15,7 @@ call :meth:`TerraformRun.destroy_and_verify` on the way out (unless told to keep
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -33,8 +34,9 @@ from typing import Any
 import requests
 
 from harness import teardown
-from harness.bundle import app_bundle
+from harness.bundle import app_bundle, sha256
 from harness.cloud import Cloud, cloud_from_record
+from harness.delivery import deliver
 from harness.errors import TargetError
 from harness.naming import PROJECT
 from harness.provider import pinned_version
@@ -193,6 +195,12 @@ class TerraformRun:
     def api_key(self) -> str:
         return self.key_file.read_text()
 
+    @functools.cached_property
+    def bundle(self) -> bytes:
+        """The application this run deploys: made once, so that the hash the user data pins
+        and the bytes sent to the instance are the same."""
+        return app_bundle()
+
     def forget(self) -> None:
         """Delete the working directory once everything it describes is gone."""
         latest = self.runs_dir / LATEST
@@ -207,7 +215,7 @@ class TerraformRun:
         values: dict[str, Any] = {
             "allowed_cidrs": self.record.allowed_cidrs,
             "api_key": self.api_key(),
-            "app_bundle": app_bundle(),
+            "app_bundle_sha256": sha256(self.bundle),
             "project": PROJECT,
             "region": self.record.region,
             "run_id": self.record.run_id,
@@ -378,13 +386,23 @@ class TerraformRun:
         return base_url
 
     def deploy(self, *, wait: bool = True, health_timeout: float = HEALTH_TIMEOUT) -> str:
-        """init, apply, outputs, and (unless ``wait`` is false) wait for /health; returns
-        where the API answers. Raises on the first failure: the caller destroys."""
+        """init, apply, outputs, the application sent to the instance, and (unless ``wait``
+        is false) the wait for /health; returns where the API answers. Raises on the first
+        failure: the caller destroys."""
         self.init()
         self.apply()
         self.read_outputs()
+        base_url = self.cloud.base_url(self)
+        watch = self.cloud.boot_watch(self)
+        deliver(
+            base_url,
+            self.bundle,
+            timeout=health_timeout,
+            progress=self.progress,
+            failed=watch.failed if watch else lambda: None,
+        )
         if not wait:
-            return self.cloud.base_url(self)
+            return base_url
         return self.wait_healthy(health_timeout)
 
     def reuse(self, *, health_timeout: float = HEALTH_TIMEOUT) -> str:

@@ -17,7 +17,7 @@ from harness.terraform import TERRAFORM_DIR
 REQUIRED_VALUES = {
     "allowed_cidrs": ["203.0.113.7/32"],
     "api_key": "an-api-key",
-    "app_bundle": "H4sIAAAAAAAAAwMAAAAAAAAAAAA=",
+    "app_bundle_sha256": "0" * 64,
     "run_id": "rules-check",
 }
 

@@ -13,14 +13,14 @@ locals {
   subnet_id = var.subnet_id != null ? var.subnet_id : try(sort(data.aws_subnets.default[0].ids)[0], null)
 
   user_data = templatefile("${path.module}/user_data.sh", {
-    api_key     = var.api_key
-    app_bundle  = var.app_bundle
-    base_image  = var.base_image
-    image       = "${var.project}-api:${var.run_id}"
-    managed_by  = var.managed_by
-    project     = var.project
-    run_id      = var.run_id
-    ttl_minutes = var.ttl_minutes
+    api_key       = var.api_key
+    base_image    = var.base_image
+    bundle_sha256 = var.app_bundle_sha256
+    image         = "${var.project}-api:${var.run_id}"
+    managed_by    = var.managed_by
+    project       = var.project
+    run_id        = var.run_id
+    ttl_minutes   = var.ttl_minutes
   })
   # cloud-init unpacks gzip'd user data; compressing leaves room under the 16 KB limit.
   user_data_base64 = base64gzip(local.user_data)

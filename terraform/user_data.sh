@@ -48,17 +48,66 @@ systemctl daemon-reload
 systemctl enable dead-mans-switch.service
 echo "user-data: dead man's switch armed for ${ttl_minutes} minutes after first boot"
 
-# 2. Docker, and tar and gzip to unpack the application (not in every Amazon Linux 2023 image),
+# 2. The application, replaced as a whole on each run. It is too big for user data (16 KB at
+# most), so the harness sends it once the instance is up: PUT /app-bundle on port 5000, the
+# only port the security group opens, from the allowed addresses only. Only the bytes whose
+# SHA-256 this script was given are taken; anything else is refused and the wait goes on.
+python3 - '${bundle_sha256}' /opt/app.tar.gz <<'RECEIVER'
+import hashlib, http.server, json, sys
+
+expected, target = sys.argv[1], sys.argv[2]
+limit = 16 * 1024 * 1024
+
+
+class Receiver(http.server.BaseHTTPRequestHandler):
+    timeout = 30  # a client that stalls cannot hold the only thread for ever
+    received = False
+
+    def answer(self, status, document=None):
+        body = json.dumps(document).encode() if document is not None else b""
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        if self.path != "/app-bundle":
+            return self.answer(404, {"detail": "the instance is waiting for its application"})
+        self.answer(200, {"sha256": expected})
+
+    def do_PUT(self):
+        if self.path != "/app-bundle":
+            return self.answer(404, {"detail": "the instance is waiting for its application"})
+        length = int(self.headers.get("Content-Length") or 0)
+        if not 0 < length <= limit:
+            return self.answer(400, {"detail": "the application is 1 byte to 16 MiB"})
+        body = self.rfile.read(length)
+        if hashlib.sha256(body).hexdigest() != expected:
+            return self.answer(400, {"detail": "not the application this instance waits for"})
+        with open(target, "wb") as handle:
+            handle.write(body)
+        Receiver.received = True
+        self.answer(204)
+
+    def log_message(self, format, *args):
+        print("user-data: receiver: " + format % args, flush=True)
+
+
+server = http.server.HTTPServer(("0.0.0.0", 5000), Receiver)
+while not Receiver.received:
+    server.handle_request()
+server.server_close()
+RECEIVER
+echo "user-data: application received"
+
+# 3. Docker, and tar and gzip to unpack the application (not in every Amazon Linux 2023 image),
 # from Amazon Linux 2023's own repository (dnf is idempotent).
 dnf install -y docker tar gzip
 systemctl enable --now docker
-
-# 3. The application, replaced as a whole on each run.
 rm -rf /opt/app
 install -d -m 0755 /opt/app
-base64 -d <<'BUNDLE' | tar -xz -C /opt/app
-${app_bundle}
-BUNDLE
+tar -xzf /opt/app.tar.gz -C /opt/app
 
 # 4. The API key, in a file only root reads, never on a command line.
 install -d -m 0700 /etc/app

@@ -46,14 +46,14 @@ variable "api_key" {
   }
 }
 
-variable "app_bundle" {
-  description = "The application as a base64-encoded tar.gz (Dockerfile, .dockerignore, requirements.txt, app/), made by the harness, byte for byte the same for the same files."
+variable "app_bundle_sha256" {
+  description = "SHA-256 (hex) of the application bundle (a tar.gz of Dockerfile, .dockerignore, requirements.txt and app/, the same bytes for the same files) that the harness sends to the instance once it is up; the instance takes no other."
   type        = string
   nullable    = false
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9+/]+={0,2}$", var.app_bundle))
-    error_message = "app_bundle must be one line of base64 (a gzip'd tar of the application)."
+    condition     = can(regex("^[0-9a-f]{64}$", var.app_bundle_sha256))
+    error_message = "app_bundle_sha256 must be 64 lowercase hex digits (a SHA-256)."
   }
 }
 

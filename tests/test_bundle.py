@@ -3,7 +3,6 @@ their times, owners or modes, so that a second apply of an unchanged tree change
 
 from __future__ import annotations
 
-import base64
 import gzip
 import io
 import os
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.bundle import app_bundle, bundle_files
+from harness.bundle import app_bundle, bundle_files, sha256
 from harness.docker import REPO_ROOT
 
 
@@ -28,8 +27,8 @@ def tree(tmp_path: Path) -> Path:
     return copy
 
 
-def unpack(bundle: str) -> tarfile.TarFile:
-    return tarfile.open(fileobj=io.BytesIO(base64.b64decode(bundle)), mode="r:gz")
+def unpack(bundle: bytes) -> tarfile.TarFile:
+    return tarfile.open(fileobj=io.BytesIO(bundle), mode="r:gz")
 
 
 def test_the_same_files_give_the_same_bytes(tree: Path) -> None:
@@ -54,7 +53,7 @@ def test_a_changed_file_changes_the_bytes(tree: Path) -> None:
 
 
 def test_the_gzip_header_carries_no_time(tree: Path) -> None:
-    raw = base64.b64decode(app_bundle(tree))
+    raw = app_bundle(tree)
 
     assert raw[:2] == b"\x1f\x8b"
     assert int.from_bytes(raw[4:8], "little") == 0  # MTIME
@@ -75,3 +74,10 @@ def test_entries_are_sorted_with_fixed_metadata_and_no_bytecode(tree: Path) -> N
     assert {(m.mtime, m.uid, m.gid, m.uname, m.gname, m.mode) for m in members} == {
         (0, 0, 0, "", "", 0o644)
     }
+
+
+def test_the_hash_the_user_data_pins_is_the_bundles(tree: Path) -> None:
+    bundle = app_bundle(tree)
+
+    assert sha256(bundle) == sha256(app_bundle(tree))
+    assert len(sha256(bundle)) == 64

@@ -11,11 +11,13 @@ import string
 import subprocess
 import zlib
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from harness.bundle import sha256
 from harness.deploy import RunRecord, TerraformRun
 from harness.rehearsal import Rehearsal
 from harness.rehearsal.emulator import Emulator
@@ -114,6 +116,9 @@ def test_an_instance_type_amazon_linux_cannot_run_on_is_refused(workdir: Terrafo
 
 # -- the user-data limit ---------------------------------------------------------------------
 
+#: A comment line appended to the user data, to make it as big as a test needs.
+FILLER_LINE = "# filler: ${filler}\n"
+
 _SIZES_CONFIG = """\
 variable "values" {
   type = any
@@ -130,7 +135,7 @@ variable "lengths" {
 locals {
   encoded = [
     for n in var.lengths : base64gzip(templatefile(
-      "${path.module}/template", merge(var.values, { app_bundle = substr(var.filler, 0, n) })
+      "${path.module}/template", merge(var.values, { filler = substr(var.filler, 0, n) })
     ))
   ]
 }
@@ -143,10 +148,11 @@ output "encodings" {
 
 
 def _template_values(run: TerraformRun) -> dict[str, Any]:
-    """What main.tf gives templatefile(), for this run (the bundle aside)."""
+    """What main.tf gives templatefile(), for this run."""
     return {
         "api_key": API_KEY,
         "base_image": "public.ecr.aws/docker/library/python:3.11-slim",
+        "bundle_sha256": sha256(run.bundle),
         "image": f"state-api-api:{run.record.run_id}",
         "managed_by": "terraform",
         "project": "state-api",
@@ -155,18 +161,18 @@ def _template_values(run: TerraformRun) -> dict[str, Any]:
     }
 
 
-def bundles_by_size(run: TerraformRun, tmp_path: Path, wanted: set[int]) -> Mapping[int, str]:
-    """app_bundle values whose user data, gzip'd by Terraform as main.tf does it, is exactly
-    each of the ``wanted`` sizes (those that some length reaches)."""
+def fillers_by_size(run: TerraformRun, tmp_path: Path, wanted: set[int]) -> Mapping[int, str]:
+    """Filler texts that make the user data, with a comment line of the filler appended and
+    gzip'd by Terraform as main.tf does it, exactly each of the ``wanted`` sizes (those
+    that some length reaches)."""
     rng = random.Random(16384)  # filler text, not a secret: a fixed seed, the same every run
     filler = "".join(rng.choice(string.ascii_letters + string.digits + "+/") for _ in range(30000))
-    template = (run.tf_dir / "user_data.sh").read_text()
+    template = (run.tf_dir / "user_data.sh").read_text() + FILLER_LINE
     # zlib's estimate of the length that reaches the smallest size; Terraform settles it.
-    values = {**_template_values(run), "app_bundle": ""}
     low, high = 1, len(filler)
     while low < high:
         middle = (low + high) // 2
-        rendered = template.replace("${app_bundle}", filler[:middle])
+        rendered = template.replace("${filler}", filler[:middle])
         if len(zlib.compress(rendered.encode(), 6)) + 18 < min(wanted):
             low = middle + 1
         else:
@@ -176,6 +182,7 @@ def bundles_by_size(run: TerraformRun, tmp_path: Path, wanted: set[int]) -> Mapp
     directory.mkdir()
     (directory / "main.tf").write_text(_SIZES_CONFIG)
     (directory / "template").write_text(template)
+    values = {**_template_values(run), "filler": ""}
     (directory / "sizes.auto.tfvars.json").write_text(
         json.dumps({"values": values, "filler": filler, "lengths": lengths})
     )
@@ -202,21 +209,35 @@ def bundles_by_size(run: TerraformRun, tmp_path: Path, wanted: set[int]) -> Mapp
     return found
 
 
+@contextmanager
+def user_data_with(run: TerraformRun, filler: str) -> Iterator[None]:
+    """The run's user_data.sh with the filler line appended, for as long as the block runs."""
+    path = run.tf_dir / "user_data.sh"
+    original = path.read_text()
+    path.write_text(original + FILLER_LINE.replace("${filler}", filler))
+    try:
+        yield
+    finally:
+        path.write_text(original)
+
+
 def test_user_data_is_held_to_the_limit_on_its_gzipd_bytes(
     workdir: TerraformRun, tmp_path: Path
 ) -> None:
     """16,385 and 16,386 bytes encode to as many base64 characters as 16,384 (21,848): only
     the bytes tell them apart, and EC2 refuses both."""
     limit = USER_DATA_LIMIT
-    bundles = bundles_by_size(workdir, tmp_path, {limit, limit + 1, limit + 2})
-    assert limit in bundles, "no bundle length reaches the limit exactly"
-    over = [size for size in (limit + 1, limit + 2) if size in bundles]
-    assert over, "no bundle length reaches one byte or two over the limit"
+    fillers = fillers_by_size(workdir, tmp_path, {limit, limit + 1, limit + 2})
+    assert limit in fillers, "no filler length reaches the limit exactly"
+    over = [size for size in (limit + 1, limit + 2) if size in fillers]
+    assert over, "no filler length reaches one byte or two over the limit"
 
-    at_limit = plan(workdir, app_bundle=bundles[limit])
+    with user_data_with(workdir, fillers[limit]):
+        at_limit = plan(workdir)
     assert at_limit.returncode == 0, at_limit.stderr
     for size in over:
-        refused = plan(workdir, app_bundle=bundles[size])
+        with user_data_with(workdir, fillers[size]):
+            refused = plan(workdir)
         assert refused.returncode != 0, f"{size} bytes of user data were accepted"
         assert f"User data is {size} bytes gzip'd, over EC2's limit of {limit}" in refused.stderr
 

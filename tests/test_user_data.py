@@ -1,15 +1,23 @@
-"""The user-data template: shellcheck clean as written and as rendered, and small enough."""
+"""The user-data template: shellcheck clean as written and as rendered, small enough, and
+its receiver of the application, with the harness's side of the delivery."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import requests
+from tenacity import Retrying, stop_after_delay, wait_fixed
 
-from harness.bundle import app_bundle
+from harness.bundle import app_bundle, sha256
+from harness.delivery import DeliveryError, deliver
+from harness.ports import free_port
 from harness.terraform import TERRAFORM_DIR
 from harness.terraform_rules import USER_DATA_LIMIT, RenderedTemplate, render_template
 
@@ -30,8 +38,8 @@ def shellcheck() -> str:
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> RenderedTemplate:
     values = {
         "api_key": API_KEY,
-        "app_bundle": app_bundle(),
         "base_image": "public.ecr.aws/docker/library/python:3.11-slim",
+        "bundle_sha256": sha256(app_bundle()),
         "image": "state-api-api:run-1",
         "managed_by": "terraform",
         "project": "state-api",
@@ -101,3 +109,136 @@ def test_the_container_runs_as_the_design_says(rendered: RenderedTemplate) -> No
     ):
         assert expected in text, expected
     assert "120 * 60" in text
+
+
+def receiver_code(rendered: RenderedTemplate, port: int) -> str:
+    """The receiver the user data runs, listening on ``port`` of 127.0.0.1 instead of port
+    5000 of every address (the only change: the handler is the one the instance runs)."""
+    code = rendered.text.split("<<'RECEIVER'\n", 1)[1].split("\nRECEIVER\n", 1)[0]
+    assert 'server = http.server.HTTPServer(("0.0.0.0", 5000), Receiver)' in code
+    return code.replace('("0.0.0.0", 5000)', f'("127.0.0.1", {port})')
+
+
+@pytest.fixture
+def receiver(rendered: RenderedTemplate, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    port = free_port()
+    target = tmp_path / "app.tar.gz"
+    process = subprocess.Popen(
+        [sys.executable, "-", sha256(app_bundle()), str(target)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdin is not None
+    process.stdin.write(receiver_code(rendered, port))
+    process.stdin.close()
+    url = f"http://127.0.0.1:{port}"
+    for attempt in Retrying(stop=stop_after_delay(10), wait=wait_fixed(0.05), reraise=True):
+        with attempt:
+            requests.get(f"{url}/app-bundle", timeout=1)
+    try:
+        yield url, target
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_the_instance_takes_only_its_own_application(receiver: tuple[str, Path]) -> None:
+    url, target = receiver
+    bundle = app_bundle()
+
+    asked = requests.get(f"{url}/app-bundle", timeout=5)
+    other = requests.put(f"{url}/app-bundle", data=bundle + b"\0", timeout=5)
+    empty = requests.put(f"{url}/app-bundle", data=b"", timeout=5)
+    elsewhere = requests.put(f"{url}/health", data=bundle, timeout=5)
+    assert not target.exists()
+    taken = requests.put(f"{url}/app-bundle", data=bundle, timeout=5)
+
+    assert asked.status_code == 200
+    assert asked.json() == {"sha256": sha256(bundle)}
+    assert other.status_code == 400
+    assert "not the application" in other.json()["detail"]
+    assert empty.status_code == 400
+    assert elsewhere.status_code == 404
+    assert taken.status_code == 204
+    assert target.read_bytes() == bundle
+
+
+def test_the_receiver_stops_once_it_has_the_application(receiver: tuple[str, Path]) -> None:
+    url, _ = receiver
+    requests.put(f"{url}/app-bundle", data=app_bundle(), timeout=5).raise_for_status()
+
+    for attempt in Retrying(stop=stop_after_delay(10), wait=wait_fixed(0.1), reraise=True):
+        with attempt, pytest.raises(requests.ConnectionError):
+            requests.get(f"{url}/app-bundle", timeout=1)
+
+
+def test_the_harness_sends_the_application_to_the_waiting_instance(
+    receiver: tuple[str, Path],
+) -> None:
+    url, target = receiver
+    said: list[str] = []
+
+    deliver(url, app_bundle(), timeout=10, progress=said.append)
+
+    assert target.read_bytes() == app_bundle()
+    assert any("sent the application" in line for line in said)
+
+
+def test_an_instance_waiting_for_another_tree_is_told_apart(receiver: tuple[str, Path]) -> None:
+    url, target = receiver
+
+    with pytest.raises(DeliveryError, match="deployed from another tree"):
+        deliver(url, app_bundle() + b"another tree", timeout=10, progress=lambda line: None)
+    assert not target.exists()
+
+
+def test_an_instance_that_never_asks_fails_the_delivery_in_time() -> None:
+    with pytest.raises(DeliveryError, match="did not ask for its application within 1s"):
+        deliver(f"http://127.0.0.1:{free_port()}", b"x", timeout=1, progress=lambda line: None)
+
+
+def test_a_failed_boot_ends_the_wait_at_once() -> None:
+    with pytest.raises(DeliveryError, match="user data exited 1"):
+        deliver(
+            f"http://127.0.0.1:{free_port()}",
+            b"x",
+            timeout=60,
+            progress=lambda line: None,
+            failed=lambda: "the first boot failed: its user data exited 1",
+        )
+
+
+class RunningInstanceDouble(BaseHTTPRequestHandler):
+    """A test double of an instance whose application runs already: /health answers."""
+
+    def do_GET(self) -> None:
+        self.send_response(200 if self.path == "/health" else 404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_PUT(self) -> None:
+        raise AssertionError("nothing may be sent to an instance that has its application")
+
+    def log_message(self, format: str, *args: object) -> None:
+        return None
+
+
+def test_an_instance_that_runs_its_application_is_sent_nothing() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), RunningInstanceDouble)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    said: list[str] = []
+    try:
+        deliver(
+            f"http://127.0.0.1:{server.server_address[1]}",
+            b"x",
+            timeout=10,
+            progress=said.append,
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert any("runs its application already" in line for line in said)

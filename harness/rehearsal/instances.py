@@ -50,13 +50,23 @@ SANDBOX_PRIVILEGES = (
     "--security-opt=systempaths=unconfined",
 )
 BUILD_TIMEOUT = 900.0
-#: What the builder stage of the service's image is made from: a change to either makes a new
-#: build cache.
+#: What the builder stage of the service's image is built from (the build cache's context).
 WARM_INPUTS = ("Dockerfile", "requirements.txt")
 #: The label of the build-cache volumes (they carry no run id: every run shares them).
 CACHE_LABEL = f"{PROJECT}.rehearsal-cache"
 
 Progress = Callable[[str], None]
+
+
+def builder_stage(root: Path = REPO_ROOT) -> str:
+    """The Dockerfile's lines up to its second FROM: all that the build cache depends on,
+    with requirements.txt (a change to the runtime stage keeps the cache)."""
+    lines: list[str] = []
+    for line in (root / "Dockerfile").read_text().splitlines():
+        if line.startswith("FROM ") and any(seen.startswith("FROM ") for seen in lines):
+            break
+        lines.append(line)
+    return "\n".join(lines)
 
 
 @dataclass(frozen=True)
@@ -126,8 +136,8 @@ class InstanceHost:
         sandbox then starts with an empty engine, as a real instance does.
         """
         digest = hashlib.sha256(image.encode())
-        for name in WARM_INPUTS:
-            digest.update(b"\0" + (root / name).read_bytes())
+        digest.update(b"\0" + builder_stage(root).encode())
+        digest.update(b"\0" + (root / "requirements.txt").read_bytes())
         volume = f"{SANDBOX_REPOSITORY}-cache-{digest.hexdigest()[:16]}"
         if self._cache_ready(image, volume):
             return volume
