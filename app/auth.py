@@ -23,17 +23,24 @@ api_key_header = APIKeyHeader(
 )
 
 
-def get_settings(request: Request) -> Settings:
+# The dependencies are coroutines although they do no I/O: FastAPI runs a plain ``def``
+# dependency in its thread pool, a thread hop per dependency per request.
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_service(request: Request) -> StateService:
+def service_of(request: Request) -> StateService:
+    """The service of the app that received ``request``."""
     service: StateService = request.app.state.service
     return service
 
 
-def get_store(request: Request) -> LogStore:
+async def get_service(request: Request) -> StateService:
+    return service_of(request)
+
+
+async def get_store(request: Request) -> LogStore:
     store: LogStore = request.app.state.store
     return store
 
@@ -43,10 +50,15 @@ ServiceDep = Annotated[StateService, Depends(get_service)]
 StoreDep = Annotated[LogStore, Depends(get_store)]
 
 
-def require_api_key(
+async def require_api_key(
     settings: SettingsDep, provided: Annotated[str | None, Security(api_key_header)]
 ) -> None:
     """Reject the request unless it carries the configured key; a no-op when none is set."""
+    check_api_key(settings, provided)
+
+
+def check_api_key(settings: Settings, provided: str | None) -> None:
+    """Raise 401 unless ``provided`` is the configured key; a no-op when none is set."""
     expected = settings.api_key
     if expected is None:
         return
@@ -75,7 +87,7 @@ class KeyFirstRoute(APIRoute):
             return handler
 
         async def key_first(request: Request) -> Response:
-            require_api_key(get_settings(request), request.headers.get(API_KEY_HEADER))
+            check_api_key(request.app.state.settings, request.headers.get(API_KEY_HEADER))
             return await handler(request)
 
         return key_first
