@@ -119,6 +119,9 @@ def create_app(config: Settings | None = None) -> FastAPI:
                 logger.info("POST /update requires the %s header", API_KEY_HEADER)
             yield
         finally:
+            service = getattr(app.state, "service", None)
+            if service is not None:
+                service.close()  # commits what is queued before the store goes
             store.close()
 
     app = FastAPI(
