@@ -43,7 +43,13 @@ CREATE TABLE IF NOT EXISTS log_meta (
 );
 """
 
-NEWEST_FIRST = "ORDER BY timestamp DESC, id DESC"
+# Every query in full, newest first along the index; only bound parameters vary.
+NEWEST_SQL = "SELECT * FROM logs ORDER BY timestamp DESC, id DESC LIMIT ?"
+PAGE_SQL = "SELECT * FROM logs ORDER BY timestamp DESC, id DESC LIMIT ? OFFSET ?"
+# The row value comparison is a seek in the index (timestamp DESC, id DESC).
+AFTER_SQL = (
+    "SELECT * FROM logs WHERE (timestamp, id) < (?, ?) ORDER BY timestamp DESC, id DESC LIMIT ?"
+)
 
 
 class StoreError(Exception):
@@ -146,8 +152,7 @@ class LogStore:
 
     def newest(self) -> LogRow | None:
         """The most recent change, or None when the log is empty."""
-        # NEWEST_FIRST is a constant of this module: nothing from a request reaches the SQL.
-        rows = self._select(f"SELECT * FROM logs {NEWEST_FIRST} LIMIT 1", ())  # nosec B608
+        rows = self._select(NEWEST_SQL, (1,))
         return rows[0] if rows else None
 
     def count(self) -> int:
@@ -170,11 +175,7 @@ class LogStore:
             # end, which could overflow and can only yield nothing.
             if offset >= total:
                 return []
-            # A constant order; limit and offset are bound parameters.
-            return conn.execute(
-                f"SELECT * FROM logs {NEWEST_FIRST} LIMIT ? OFFSET ?",  # nosec B608
-                (limit + 1, offset),
-            ).fetchall()
+            return conn.execute(PAGE_SQL, (limit + 1, offset)).fetchall()
 
         return self._slice(read, limit)
 
@@ -183,14 +184,9 @@ class LogStore:
         from the newest when None: keyset paging, as cheap for the last page as the first."""
 
         def read(conn: sqlite3.Connection, total: int) -> list[tuple[Any, ...]]:
-            params: tuple[str | int, ...]
             if position is None:
-                sql, params = f"SELECT * FROM logs {NEWEST_FIRST} LIMIT ?", (limit + 1,)
-            else:
-                # The row value comparison follows the index (timestamp DESC, id DESC).
-                sql = f"SELECT * FROM logs WHERE (timestamp, id) < (?, ?) {NEWEST_FIRST} LIMIT ?"
-                params = (*position, limit + 1)
-            return conn.execute(sql, params).fetchall()  # nosec B608 - constants and parameters
+                return conn.execute(NEWEST_SQL, (limit + 1,)).fetchall()
+            return conn.execute(AFTER_SQL, (*position, limit + 1)).fetchall()
 
         return self._slice(read, limit)
 
