@@ -3,13 +3,12 @@
 # No "from __future__ import annotations": FastAPI must see the update model, which is a
 # local variable of add_routes, as an object rather than a name it cannot resolve.
 
-import asyncio
 from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Body, HTTPException, Query, Request, Response, status
 from pydantic import BaseModel
 
-from app.auth import ApiKeyDep, KeyFirstRoute, ServiceDep, StoreDep, service_of
+from app.auth import KEY_REQUIRED, KeyFirstRoute, StoreDep, service_of
 from app.cursor import MAX_CURSOR_LENGTH, InvalidCursor
 from app.errors import InvalidParameter
 from app.models import (
@@ -71,18 +70,18 @@ def add_routes(router: APIRouter, update_model: type[UpdateRequestBase]) -> None
     @router.post(
         "/update",
         response_model=UpdateResponse,
-        dependencies=[ApiKeyDep],
         responses={**VALIDATION_ERROR, **UNAUTHORIZED, **UNAVAILABLE},
+        openapi_extra=KEY_REQUIRED,
     )
     async def update_state(
-        service: ServiceDep,
+        request: Request,
         body: Annotated[update_model, Body()],  # type: ignore[valid-type]
     ) -> Response:
         """Set the counter and/or the message; the change is logged before it is answered."""
         changes = cast(UpdateRequestBase, body).changes()
         try:
             # Waits, without holding a thread, for the commit that holds this update.
-            old, new, row = await asyncio.wrap_future(service.submit(changes))
+            old, new, row = await service_of(request).apply(changes)
         except StoreError as exc:
             raise HTTPException(
                 status_code=status.HTTP_503_SERVICE_UNAVAILABLE,

@@ -8,6 +8,8 @@ an update is committed at once. The log's order is the order in which the state 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import queue
 import threading
 import time
@@ -35,8 +37,12 @@ def utc_timestamp(moment: datetime | None = None) -> str:
 
 @dataclass
 class _Pending:
+    """An update waiting for its commit, and whom to tell: a thread (a concurrent Future) or
+    a coroutine on an event loop (an asyncio Future, settled on its loop)."""
+
     changes: dict[str, Any]
-    future: Future[Applied] = field(default_factory=Future)
+    future: Future[Applied] | asyncio.Future[Applied] = field(default_factory=Future)
+    loop: asyncio.AbstractEventLoop | None = None
 
 
 class StateService:
@@ -66,16 +72,26 @@ class StateService:
     def submit(self, changes: dict[str, Any]) -> Future[Applied]:
         """Queue ``changes``; the future resolves once they are committed, to (old, new, row),
         or fails with StoreError, the state left as it was, when the log cannot be written."""
-        pending = _Pending(changes)
-        with self._close_lock:
-            if self._closed:
-                raise StoreError("the service is shutting down")
-            self._queue.put(pending)
-        return pending.future
+        future: Future[Applied] = Future()
+        self._put(_Pending(changes, future))
+        return future
 
     def update(self, changes: dict[str, Any]) -> Applied:
         """Apply changes and log them, both or neither, and wait for it: see submit()."""
         return self.submit(changes).result()
+
+    async def apply(self, changes: dict[str, Any]) -> Applied:
+        """update() for a coroutine: waits for the commit without holding a thread."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Applied] = loop.create_future()
+        self._put(_Pending(changes, future, loop))
+        return await future
+
+    def _put(self, pending: _Pending) -> None:
+        with self._close_lock:
+            if self._closed:
+                raise StoreError("the service is shutting down")
+            self._queue.put(pending)
 
     def close(self) -> None:
         """Commit what is queued, then stop the writer. Safe to call twice."""
@@ -116,19 +132,50 @@ class StateService:
             applied.append((state, new, timestamp))
             state, last_timestamp = new, timestamp
         rows = [(ts, old.model_dump(), new.model_dump()) for old, new, ts in applied]
+        outcomes: list[Applied | StoreError]
         try:
             ids = self._store.append_many(rows)
         except Exception as exc:  # whatever it is, every waiting update must hear of it
             error = exc if isinstance(exc, StoreError) else StoreError(repr(exc))
-            for pending in batch:
-                pending.future.set_exception(error)
-            return
-        # On disk: only now does anyone see the new state, or hear that it was applied.
-        self._state, self._last_timestamp = state, last_timestamp
-        for pending, (old, new, _), row_id, (ts, old_value, new_value) in zip(
-            batch, applied, ids, rows, strict=True
-        ):
-            pending.future.set_result((old, new, LogRow(row_id, ts, old_value, new_value)))
+            outcomes = [error] * len(batch)
+        else:
+            # On disk: only now does anyone see the new state, or hear that it was applied.
+            self._state, self._last_timestamp = state, last_timestamp
+            outcomes = [
+                (old, new, LogRow(row_id, ts, old_value, new_value))
+                for (old, new, _), row_id, (ts, old_value, new_value) in zip(
+                    applied, ids, rows, strict=True
+                )
+            ]
+        _settle(batch, outcomes)
+
+
+def _settle(batch: list[_Pending], outcomes: list[Applied | StoreError]) -> None:
+    """Tell every update of a batch its outcome: threads at once, each event loop with one
+    wake-up for all of its coroutines (not one per update)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Pending, Applied | StoreError]]] = {}
+    for pending, outcome in zip(batch, outcomes, strict=True):
+        if pending.loop is None:
+            _set(pending.future, outcome)
+        else:
+            by_loop.setdefault(pending.loop, []).append((pending, outcome))
+    for loop, settled in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
+            loop.call_soon_threadsafe(_set_all, settled)
+
+
+def _set_all(settled: list[tuple[_Pending, Applied | StoreError]]) -> None:
+    for pending, outcome in settled:
+        _set(pending.future, outcome)
+
+
+def _set(future: Future[Applied] | asyncio.Future[Applied], outcome: Applied | StoreError) -> None:
+    if future.done():  # an asyncio waiter that was cancelled (its client went away)
+        return
+    if isinstance(outcome, StoreError):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
 
 
 def _restored(row: LogRow) -> State:
