@@ -14,7 +14,7 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.auth import API_KEY_HEADER
+from app.auth import API_KEY_HEADER, API_KEY_SCHEME, API_KEY_SECURITY_SCHEME
 from app.config import Settings, settings
 from app.errors import BodySizeLimitMiddleware, install_error_handlers
 from app.models import State, update_request_model
@@ -182,7 +182,9 @@ def truthful_openapi(
         components["schemas"][name] = model.model_json_schema(ref_template=ref_template)
     for unused in ("HTTPValidationError", "ValidationError"):
         components.get("schemas", {}).pop(unused, None)
-    if not auth_enabled:
+    if auth_enabled:
+        components.setdefault("securitySchemes", {})[API_KEY_SCHEME] = API_KEY_SECURITY_SCHEME
+    else:
         components.pop("securitySchemes", None)
     return schema
 
