@@ -1,0 +1,371 @@
+"""bench/RESULTS.md and bench/growth.png, from the figures in bench/results.json."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+RESULTS_JSON = BENCH / "results.json"
+RESULTS_MD = BENCH / "RESULTS.md"
+GROWTH_PNG = BENCH / "growth.png"
+
+ENTRY = ".venv/bin/python -m bench"
+
+
+def _rows(n: str | int) -> str:
+    value = int(n)
+    return f"{value // 1_000_000}M" if value >= 1_000_000 else f"{value // 1000}k"
+
+
+def _spread(d: dict[str, float], fmt: str = "{:.2f}") -> str:
+    return f"{fmt.format(d['median'])} ({fmt.format(d['low'])} to {fmt.format(d['high'])})"
+
+
+def _met(ok: bool) -> str:
+    return "**met**" if ok else "**not met**"
+
+
+def _section_header(lines: list[str], title: str, section: dict[str, Any]) -> None:
+    lines += [
+        f"## {title}",
+        "",
+        f"`{section['command']}` — {section['when']}, load average before "
+        f"{section['load_before'][0]:.2f}, after {section['load_after'][0]:.2f}.",
+        "",
+    ]
+
+
+def goals(results: dict[str, Any]) -> list[str]:
+    lines = ["| goal | measured (median, spread) | baseline | status |", "|---|---|---|---|"]
+    tp = results.get("throughput")
+    if tp:
+        status, update = tp["routes"]["GET /status"], tp["routes"]["POST /update"]
+        lines.append(
+            f"| `GET /status` ≥ 0.85 of bare | {_spread(status['ratio'])} "
+            f"(vs bare without access log: {_spread(status['ratio_no_access_log'])}) | "
+            f"bare FastAPI, same uvicorn command, same run | "
+            f"{_met(status['ratio']['median'] >= 0.85)} "
+            f"(without access log: {_met(status['ratio_no_access_log']['median'] >= 0.85)}) |"
+        )
+        lines.append(
+            f"| `POST /update` ≥ 0.5 of bare, synchronous=FULL | {_spread(update['ratio'])} "
+            f"(vs bare without access log: {_spread(update['ratio_no_access_log'])}) | "
+            f"same | {_met(update['ratio']['median'] >= 0.5)} "
+            f"(without access log: {_met(update['ratio_no_access_log']['median'] >= 0.5)}) |"
+        )
+    growth = results.get("growth")
+    if growth:
+        biggest = max(growth["sizes"], key=int)
+        http = growth["sizes"][biggest]["http_ms"]
+        first = http["first by page"]["median"]
+        deepest = http["last by cursor"]["median"] / http["first by cursor"]["median"]
+        lines.append(
+            f"| first page ≤ 2 ms at {_rows(biggest)} rows | {_spread(http['first by page'])} ms"
+            f" | last page by number: {http['last by page']['median']:.1f} ms | "
+            f"{_met(first <= 2)} |"
+        )
+        lines.append(
+            f"| deepest page by cursor ≤ 2x the first at {_rows(biggest)} rows | "
+            f"{deepest:.2f}x ({http['last by cursor']['median']:.2f} ms / "
+            f"{http['first by cursor']['median']:.2f} ms) | by number: "
+            f"{http['last by page']['median'] / http['first by page']['median']:.0f}x | "
+            f"{_met(deepest <= 2)} |"
+        )
+        smallest = min(growth["sizes"], key=int)
+        small_rss = growth["sizes"][smallest]["rss_mib"]["serving"]
+        big_rss = growth["sizes"][biggest]["rss_mib"]["serving"]
+        lines.append(
+            f"| memory flat with table size | {big_rss:.1f} MiB serving {_rows(biggest)} rows | "
+            f"{small_rss:.1f} MiB serving {_rows(smallest)} | "
+            f"{_met(big_rss <= small_rss * 1.25)} (within 25 %) |"
+        )
+    memory = results.get("memory")
+    if memory:
+        lines.append(
+            f"| memory flat after 100,000 updates | {memory['after_updates_mib']:.1f} MiB "
+            f"after {memory['updates']:,} | {memory['at_rest_mib']:.1f} MiB at rest | "
+            f"{_met(memory['after_updates_mib'] <= memory['at_rest_mib'] * 1.25)} (within 25 %) |"
+        )
+    startup = results.get("startup")
+    if startup:
+        run = startup["run_to_healthy_s"]
+        floor = startup["floors_s"]["docker run, python3 -c pass"]["median"]
+        imports = startup["floors_s"]["docker run, import app.main"]["median"]
+        lines.append(
+            f"| `docker run` → first `/health` ≤ 0.5 s | {_spread(run)} s | "
+            f"floor: `docker run` of nothing {floor:.2f} s, of `import app.main` {imports:.2f} s"
+            f" | {_met(run['median'] <= 0.5)} |"
+        )
+    return lines
+
+
+def render(results: dict[str, Any]) -> str:
+    machine = results.get("machine", {})
+    lines = [
+        "# Benchmark results",
+        "",
+        "Written by `python -m bench` (`bench/__main__.py`) from `bench/results.json`; every "
+        "figure beside the baseline it is compared with, measured in the same run, or as a "
+        "curve over table size. Machines drift and this one is shared: compare ratios, not "
+        "absolute numbers, and re-run on a quiet machine before trusting a small difference.",
+        "",
+        f"Reproduce everything: `{ENTRY} all` (about 15 minutes; `--quick` for a smoke run). "
+        f"One section: `{ENTRY} throughput|growth|memory|startup|profile|harness`; the slow "
+        f"fresh-clone timing: `{ENTRY} harness --fresh-clone`.",
+        "",
+        "## Machine",
+        "",
+    ]
+    for key, value in machine.items():
+        lines.append(f"- {key}: {value}")
+    lines += ["", "## Goals", "", *goals(results), ""]
+    if GROWTH_PNG.exists():
+        lines += ["![How cost grows with the log](growth.png)", ""]
+    lines += throughput_section(results.get("throughput"))
+    lines += growth_section(results.get("growth"))
+    lines += memory_section(results.get("memory"))
+    lines += startup_section(results.get("startup"))
+    lines += profile_section(results.get("profile"))
+    lines += harness_section(results.get("harness"))
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def throughput_section(tp: dict[str, Any] | None) -> list[str]:
+    if not tp:
+        return []
+    lines: list[str] = []
+    _section_header(lines, "Throughput: the service beside a bare FastAPI app", tp)
+    lines += [
+        f"{tp['rounds']} rounds of {tp['seconds']:g} s per app and route, interleaved "
+        "(`wrk -t1 -c32`, one uvicorn worker each, all on 127.0.0.1, wrk on the same 2 cores). "
+        "The bare app's routes are `async def` (the faster kind) with nothing behind them; "
+        "`bare` is served by the same command as the service (uvicorn's defaults, so it writes "
+        "uvicorn's access line per request, as the service writes its own), `bare, no access "
+        "log` adds `--no-access-log`. Ratio: service / bare in the same round.",
+        "",
+        "| route | app | req/s | p50 ms | p99 ms |",
+        "|---|---|---|---|---|",
+    ]
+    for route, apps in tp["routes"].items():
+        for name, figures in apps.items():
+            if name.startswith("ratio"):
+                continue
+            lines.append(
+                f"| `{route}` | {name} | {_spread(figures['rps'], '{:.0f}')} | "
+                f"{_spread(figures['p50_ms'])} | {_spread(figures['p99_ms'])} |"
+            )
+        lines.append(
+            f"| `{route}` | **service / bare** | **{_spread(apps['ratio'])}** | "
+            f"/ no access log: {_spread(apps['ratio_no_access_log'])} | |"
+        )
+    return [*lines, ""]
+
+
+def growth_section(growth: dict[str, Any] | None) -> list[str]:
+    if not growth:
+        return []
+    lines: list[str] = []
+    _section_header(lines, "How cost grows with the log", growth)
+    sizes = sorted(growth["sizes"], key=int)
+    kinds = list(growth["sizes"][sizes[0]]["http_ms"])
+    lines += [
+        f"`GET /logs`, {growth['limit']} rows a page: median ms of {growth['repeats']} requests "
+        "one after another over one keep-alive connection, the six kinds interleaved (p90 in "
+        "brackets). *By page*: `?page=N&limit=10`; *by cursor*: `?cursor=…&limit=10`, the "
+        "cursor a walk holds when it reaches that page.",
+        "",
+        "| request | " + " | ".join(f"{_rows(s)} rows" for s in sizes) + " |",
+        "|---|" + "---|" * len(sizes),
+    ]
+    for kind in kinds:
+        cells = [
+            f"{growth['sizes'][s]['http_ms'][kind]['median']:.2f} "
+            f"({growth['sizes'][s]['http_ms'][kind]['p90']:.2f})"
+            for s in sizes
+        ]
+        lines.append(f"| {kind} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "The same pages read in-process (median ms), through the store as the service reads "
+        "them now and through the queries it ran before this change (`SELECT COUNT(*)` for "
+        "`total` on every page, `OFFSET` for the position) — the baseline, same run:",
+        "",
+        "| read | " + " | ".join(f"{_rows(s)} rows" for s in sizes) + " |",
+        "|---|" + "---|" * len(sizes),
+    ]
+    for name in growth["sizes"][sizes[0]]["in_process_ms"]:
+        cells = [f"{growth['sizes'][s]['in_process_ms'][name]['median']:.3f}" for s in sizes]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "At each size, beside the bare app in the same minute (req/s median; ratio median):",
+        "",
+        "| figure | " + " | ".join(f"{_rows(s)} rows" for s in sizes) + " |",
+        "|---|" + "---|" * len(sizes),
+    ]
+    for route in ("GET /status", "POST /update"):
+        cells = [
+            f"{growth['sizes'][s]['throughput'][route]['rps']['median']:.0f} req/s, "
+            f"{growth['sizes'][s]['throughput'][route]['ratio']['median']:.2f} of bare"
+            for s in sizes
+        ]
+        lines.append(f"| `{route}` | " + " | ".join(cells) + " |")
+    for label, key in (("RSS at start, MiB", "started"), ("RSS serving, MiB", "serving")):
+        cells = [f"{growth['sizes'][s]['rss_mib'][key]:.1f}" for s in sizes]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    cells = [f"{growth['sizes'][s]['database_mib']:.0f}" for s in sizes]
+    lines.append("| database file, MiB | " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
+def memory_section(memory: dict[str, Any] | None) -> list[str]:
+    if not memory:
+        return []
+    lines: list[str] = []
+    _section_header(lines, "Memory under updates", memory)
+    lines += [
+        "Resident set (VmRSS) of the one uvicorn worker, from `/proc`:",
+        "",
+        "| at rest | after updates | peak (VmHWM) | updates | updates/s while loading |",
+        "|---|---|---|---|---|",
+        f"| {memory['at_rest_mib']:.1f} MiB | {memory['after_updates_mib']:.1f} MiB | "
+        f"{memory['peak_mib']:.1f} MiB | {memory['updates']:,} | "
+        f"{memory['updates_per_second']:.0f} |",
+        "",
+        "RSS as the log grew: "
+        + ", ".join(f"{total:,} rows {rss:.1f} MiB" for total, rss in memory["samples"][::4]),
+        "",
+    ]
+    return lines
+
+
+def startup_section(startup: dict[str, Any] | None) -> list[str]:
+    if not startup:
+        return []
+    lines: list[str] = []
+    _section_header(lines, "Start-up", startup)
+    lines += [
+        f"Image `{startup['image']}`. `docker run --detach --read-only …` to the first 200 of "
+        f"`/health` (polled every 10 ms, a fresh volume each time): "
+        f"{_spread(startup['run_to_healthy_s'])} s. The floors, measured with hyperfine in the "
+        "same run (seconds, `docker run --rm`, so they include removing the container):",
+        "",
+        "| command | seconds |",
+        "|---|---|",
+    ]
+    for name, figures in startup["floors_s"].items():
+        lines.append(f"| {name} | {_spread(figures)} |")
+    lines += [
+        "",
+        "Slowest imports of `import app.main` in the image (`python -X importtime`, median of "
+        "three; ms):",
+        "",
+        "| module | cumulative | own |",
+        "|---|---|---|",
+    ]
+    for module, cumulative, own in startup["import_profile_ms"]:
+        lines.append(f"| `{module}` | {cumulative:.0f} | {own:.0f} |")
+    return [*lines, ""]
+
+
+def profile_section(profile: dict[str, Any] | None) -> list[str]:
+    if not profile:
+        return []
+    lines: list[str] = []
+    _section_header(lines, "Profile under load (py-spy, GIL holder only)", profile)
+    for route, frames in profile["routes"].items():
+        lines += [f"`{route}` — share of samples each frame is on the stack:", "", "```"]
+        lines += [f"{share:6.1%}  {frame}" for share, frame in frames]
+        lines += ["```", ""]
+    return lines
+
+
+def harness_section(harness: dict[str, Any] | None) -> list[str]:
+    if not harness:
+        return []
+    lines: list[str] = []
+    _section_header(lines, "The harness's own speed", harness)
+    features = harness.get("features")
+    if features:
+        lines += [
+            "`pytest features/` wall time (seconds, median and spread of the rounds, "
+            "interleaved; the local target's image already built):",
+            "",
+            "| run | seconds | result |",
+            "|---|---|---|",
+        ]
+        for name, figures in features.items():
+            if name == "speed_up":
+                continue
+            lines.append(
+                f"| {name} | {_spread(figures['seconds'], '{:.1f}')} | {figures['closing']} |"
+            )
+        lines.append("")
+        for target, speed in features["speed_up"].items():
+            lines.append(f"- `-n 2` speed-up on `{target}`: {_spread(speed)}x")
+        lines.append("")
+    clone = harness.get("fresh_clone")
+    if clone:
+        lines += [
+            f"`scripts/test.sh` from a fresh clone, stage by stage ({clone['closing']}):",
+            "",
+            "| stage | seconds |",
+            "|---|---|",
+        ]
+        for stage, seconds in clone["stages_s"].items():
+            lines.append(f"| {stage} | {seconds:.0f} |")
+        lines += [f"| **total** | **{clone['total_s']:.0f}** |", "", "Slowest ten:", ""]
+        lines += ["| seconds | phase | test |", "|---|---|---|"]
+        for seconds, phase, test in clone["slowest"]:
+            lines.append(f"| {seconds:.1f} | {phase} | `{test}` |")
+        lines.append("")
+    return lines
+
+
+def plot(results: dict[str, Any]) -> None:
+    """growth.png: /logs latency and resident memory against the number of rows."""
+    growth = results.get("growth")
+    if not growth:
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = sorted(growth["sizes"], key=int)
+    xs = [int(s) for s in sizes]
+    figure, (latency, memory) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for kind in growth["sizes"][sizes[0]]["http_ms"]:
+        ys = [growth["sizes"][s]["http_ms"][kind]["median"] for s in sizes]
+        style = "--" if "page" in kind else "-"
+        latency.plot(xs, ys, style, marker="o", label=kind)
+    for name in growth["sizes"][sizes[0]]["in_process_ms"]:
+        if name.startswith("before") and "last" in name:
+            ys = [growth["sizes"][s]["in_process_ms"][name]["median"] for s in sizes]
+            latency.plot(xs, ys, ":", marker="x", color="grey", label="before, last page (store)")
+    latency.set(
+        xscale="log",
+        yscale="log",
+        xlabel="rows in the log",
+        ylabel="ms per request (median)",
+        title="GET /logs, 10 rows a page",
+    )
+    latency.axhline(2, color="red", linewidth=0.8)
+    latency.legend(fontsize=7)
+    for key, label in (("started", "at start"), ("serving", "serving /logs")):
+        memory.plot(
+            xs, [growth["sizes"][s]["rss_mib"][key] for s in sizes], marker="o", label=label
+        )
+    memory.set(
+        xscale="log",
+        xlabel="rows in the log",
+        ylabel="resident MiB",
+        title="Memory of the service",
+        ylim=(0, math.ceil(max(growth["sizes"][s]["rss_mib"]["peak"] for s in sizes) * 1.3)),
+    )
+    memory.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(GROWTH_PNG, dpi=110)
+    plt.close(figure)
