@@ -118,7 +118,12 @@ class StateService:
                     stop = True
                     break
                 batch.append(more)
-            self._commit(batch)
+            try:
+                self._commit(batch)
+            except Exception as exc:  # a bug, not a write failure: still, nobody may hang
+                _settle(
+                    batch, [StoreError(f"the update could not be applied: {exc!r}")] * len(batch)
+                )
             if stop:
                 return
 

@@ -175,6 +175,23 @@ def test_a_failed_commit_fails_every_update_in_it_and_changes_nothing(
     assert service.update({"counter": 9})[1] == State(counter=9, message="kept")
 
 
+def test_an_error_while_applying_fails_the_updates_instead_of_hanging_them(
+    store: LogStore, monkeypatch: pytest.MonkeyPatch, make_service: MakeService
+) -> None:
+    service = make_service(store)
+
+    def broken_clock() -> str:
+        raise RuntimeError("no clock")
+
+    monkeypatch.setattr(state_module, "utc_timestamp", broken_clock)
+    with pytest.raises(StoreError, match="no clock"):
+        service.submit({"counter": 1}).result(10)
+    assert service.state == INITIAL_STATE
+    assert store.count() == 0
+    monkeypatch.undo()
+    assert service.update({"counter": 2})[1].counter == 2
+
+
 def test_close_commits_what_is_queued_then_refuses_more(
     store: LogStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
