@@ -101,8 +101,6 @@ def measure_fresh_clone() -> dict[str, Any]:
             check=False,
         )
         stages["tests/ and features/ (local target)"] = time.perf_counter() - started
-        if completed.returncode != 0:
-            raise RuntimeError(f"the fresh clone's tests failed:\n{completed.stdout[-3000:]}")
     slowest = re.findall(
         r"^([\d.]+)s (call|setup|teardown)\s+(\S+)$", completed.stdout, re.MULTILINE
     )
@@ -110,6 +108,8 @@ def measure_fresh_clone() -> dict[str, Any]:
     return {
         "stages_s": stages,
         "total_s": sum(stages.values()),
+        # A failing test is part of the figure, not a reason to lose it: the closing line says.
         "closing": lines[-1].strip("= ") if lines else "",
+        "failed": re.findall(r"^FAILED (\S+)", completed.stdout, re.MULTILINE),
         "slowest": [(float(s), phase, test) for s, phase, test in slowest],
     }

@@ -358,7 +358,10 @@ def harness_section(harness: dict[str, Any] | None) -> list[str]:
         ]
         for stage, seconds in clone["stages_s"].items():
             lines.append(f"| {stage} | {seconds:.0f} |")
-        lines += [f"| **total** | **{clone['total_s']:.0f}** |", "", "Slowest ten:", ""]
+        lines += [f"| **total** | **{clone['total_s']:.0f}** |", ""]
+        for test in clone.get("failed", []):
+            lines.append(f"Failed in the clone: `{test}`.")
+        lines += ["", "Slowest ten:", ""]
         lines += ["| seconds | phase | test |", "|---|---|---|"]
         for seconds, phase, test in clone["slowest"]:
             lines.append(f"| {seconds:.1f} | {phase} | `{test}` |")

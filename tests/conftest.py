@@ -61,7 +61,7 @@ def moto_endpoint() -> Iterator[str]:
     try:
         for attempt in Retrying(
             stop=stop_after_delay(30),
-            wait=wait_fixed(0.2),
+            wait=wait_fixed(0.05),  # moto answers within a few seconds; poll closely
             retry=retry_if_exception_type(requests.RequestException),
             reraise=True,
         ):
