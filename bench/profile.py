@@ -1,6 +1,7 @@
 """Where the service's time goes under load: py-spy samples the service (only the thread
-holding the GIL, so waiting is left out) while wrk loads one route, and the report lists the
-frames by the share of samples they appear in."""
+holding the GIL, so waiting is left out) while wrk loads one route. The report gives the share
+of samples spent in each package's own code (the frame a sample was taken in), and the frames
+most often on the stack."""
 
 from __future__ import annotations
 
@@ -15,7 +16,38 @@ from bench.common import API_KEY, serve, wrk
 from bench.throughput import POST_SCRIPT
 
 #: Frames every request passes through in uvicorn's and asyncio's own loop: left out.
-_PLUMBING = ("click/", "uvicorn:", "uvicorn/main.py", "_compat.py", "runners.py", "threading.py")
+_PLUMBING = (
+    "click/",
+    "uvicorn:",
+    "uvicorn/main.py",
+    "uvicorn/__main__.py",
+    "uvicorn/server.py",
+    "_compat.py",
+    "runners.py",
+    "runpy",
+    "threading.py",
+)
+
+
+def _package(frame: str) -> str:
+    """``f (fastapi/routing.py:12)`` -> ``fastapi``; the standard library by module."""
+    where = frame.rpartition(" (")[2].rstrip(")")
+    path = where.rpartition(":")[0]
+    if path.startswith("app/") or "/app/" in path:
+        return "app (the service)"
+    first = path.split("/")[0]
+    return first.removesuffix(".py") or "(native)"
+
+
+def by_package(raw: Path) -> list[tuple[float, str]]:
+    """(share of samples, package) by the frame each sample was taken in."""
+    total = 0
+    own: collections.Counter[str] = collections.Counter()
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        total += int(count)
+        own[_package(stack.split(";")[-1])] += int(count)
+    return [(n / total, package) for package, n in own.most_common(12)]
 
 
 def top_frames(raw: Path, top: int) -> list[tuple[float, str]]:
@@ -58,5 +90,5 @@ def measure(workdir: Path, *, seconds: float = 8, top: int = 25) -> dict[str, An
             # py-spy beside our interpreter, fixed arguments
             subprocess.run(command, check=True, capture_output=True)  # nosec B603
             load.join()
-            report[route] = top_frames(raw, top)
+            report[route] = {"packages": by_package(raw), "frames": top_frames(raw, top)}
     return report

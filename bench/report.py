@@ -317,9 +317,11 @@ def profile_section(profile: dict[str, Any] | None) -> list[str]:
         return []
     lines: list[str] = []
     _section_header(lines, "Profile under load (py-spy, GIL holder only)", profile)
-    for route, frames in profile["routes"].items():
-        lines += [f"`{route}` — share of samples each frame is on the stack:", "", "```"]
-        lines += [f"{share:6.1%}  {frame}" for share, frame in frames]
+    for route, found in profile["routes"].items():
+        lines += [f"`{route}` — share of samples by the package whose own code ran:", "", "```"]
+        lines += [f"{share:6.1%}  {package}" for share, package in found["packages"]]
+        lines += ["```", "", "and the frames most often on the stack:", "", "```"]
+        lines += [f"{share:6.1%}  {frame}" for share, frame in found["frames"]]
         lines += ["```", ""]
     return lines
 
