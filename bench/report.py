@@ -197,7 +197,8 @@ def throughput_section(tp: dict[str, Any] | None) -> list[str]:
         "The bare app's routes are `async def` (the faster kind) with nothing behind them; "
         "`bare` is served by the same command as the service (uvicorn's defaults, so it writes "
         "uvicorn's access line per request, as the service writes its own), `bare, no access "
-        "log` adds `--no-access-log`. Ratio: service / bare in the same round.",
+        "log` adds `--no-access-log`; `service, no access log` runs with `LOG_LEVEL=WARNING`, "
+        "only to show what the access line costs. Ratio: service / bare in the same round.",
         "",
         "| route | app | req/s | p50 ms | p99 ms |",
         "|---|---|---|---|---|",
@@ -214,6 +215,11 @@ def throughput_section(tp: dict[str, Any] | None) -> list[str]:
             f"| `{route}` | **service / bare** | **{_spread(apps['ratio'])}** | "
             f"/ no access log: {_spread(apps['ratio_no_access_log'])} | |"
         )
+        if "ratio_neither_logs" in apps:
+            lines.append(
+                f"| `{route}` | service, access line off / bare, no access log | "
+                f"{_spread(apps['ratio_neither_logs'])} | (what the access line costs) | |"
+            )
     return [*lines, ""]
 
 
