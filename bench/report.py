@@ -47,7 +47,14 @@ def goals(results: dict[str, Any]) -> list[str]:
             f"(vs bare without access log: {_spread(status['ratio_no_access_log'])}) | "
             f"bare FastAPI, same uvicorn command, same run | "
             f"{_met(status['ratio']['median'] >= 0.85)} "
-            f"(without access log: {_met(status['ratio_no_access_log']['median'] >= 0.85)}) |"
+            f"(without access log: {_met(status['ratio_no_access_log']['median'] >= 0.85)}"
+            + (
+                f"; with the service's access line off too: "
+                f"{_spread(status['ratio_neither_logs'])} — the line is the gap"
+                if "ratio_neither_logs" in status
+                else ""
+            )
+            + ") |"
         )
         lines.append(
             f"| `POST /update` ≥ 0.5 of bare, synchronous=FULL | {_spread(update['ratio'])} "
