@@ -17,6 +17,15 @@ from app.models import ErrorResponse, FieldError
 logger = logging.getLogger(__name__)
 
 
+class InvalidParameter(Exception):
+    """A request parameter that passed its type check but is not valid: answered 400."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
 def error_response(
     status_code: int,
     detail: str,
@@ -58,6 +67,12 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
     return error_response(status.HTTP_400_BAD_REQUEST, "the request is not valid", errors)
 
 
+async def _on_invalid_parameter(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, InvalidParameter)
+    errors = [FieldError(field=exc.field, message=exc.message)]
+    return error_response(status.HTTP_400_BAD_REQUEST, "the request is not valid", errors)
+
+
 async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     return error_response(exc.status_code, str(exc.detail), headers=exc.headers)
@@ -70,6 +85,7 @@ async def _on_unexpected_error(request: Request, exc: Exception) -> JSONResponse
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(InvalidParameter, _on_invalid_parameter)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(Exception, _on_unexpected_error)
 
@@ -85,7 +101,12 @@ class BodySizeLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length")
+        if declared is None and b"transfer-encoding" not in headers:
+            # HTTP/1.1: no length and no chunking is no body (every GET): nothing to count.
+            await self.app(scope, receive, send)
+            return
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
             await self._reject(scope, receive, send)
             return

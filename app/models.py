@@ -140,10 +140,19 @@ class LogPage(BaseModel):
     """One page of the update log, newest first."""
 
     items: list[LogEntry]
-    page: int = Field(ge=1)
+    page: int | None = Field(
+        ge=1, description="The page asked for by number; null when it was asked for by cursor."
+    )
     limit: int = Field(ge=1, le=MAX_LOGS_LIMIT)
-    total: int = Field(ge=0)
-    pages: int = Field(ge=0)
+    total: int = Field(ge=0, description="Rows in the whole log, now.")
+    pages: int = Field(ge=0, description="Pages of `limit` rows the whole log makes, now.")
+    next_cursor: str | None = Field(
+        description=(
+            "Pass as `cursor` to read the rows after this page's last (keyset paging: as cheap "
+            "for the last page as the first, and stable while updates arrive); null when none "
+            "follow."
+        ),
+    )
 
 
 class HealthResponse(BaseModel):

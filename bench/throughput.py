@@ -1,59 +1,54 @@
-"""Requests per second of the service, relative to a bare FastAPI app measured in the same run.
+"""Requests per second of the service against a bare FastAPI app, measured side by side.
 
-Both run as one uvicorn worker on 127.0.0.1, loaded by wrk (Debian's ``wrk`` package) with one
-thread and 32 connections. Machines drift, so only the ratios mean anything across machines:
+All apps run at once, each as one uvicorn worker on 127.0.0.1 started by the same command;
+wrk (one thread, the same connections) loads one route of one app at a time, and the rounds
+interleave the apps so that whatever else runs on the machine falls on all of them alike.
+Each round gives a ratio (service / baseline of that round); the report is their median and
+spread, with wrk's p50 and p99 latency beside the req/s.
 
-    python -m bench.throughput --seconds 10
-
-The baseline has the same two routes with nothing behind them: ``GET /status`` returns a
-constant, ``POST /update`` parses a JSON body into a pydantic model and returns it. The
-service adds the API-key check, validation, the body-size and access-log middleware, and for
-an update a fsynced SQLite write (``SQLITE_SYNCHRONOUS=FULL``, the default) under one lock.
+Baselines: the bare app's routes are ``async def`` like the service's (faster than ``def``
+ones, which run in a thread pool), so the bar is the fastest bare route. The headline baseline
+is served exactly like the service (uvicorn's defaults, so it writes uvicorn's access line per
+request, as the service writes its own); a second one runs with ``--no-access-log``.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
+import itertools
 import logging
-import os
-import re
-import shutil
-import subprocess
-import sys
-import tempfile
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from harness.ports import free_port
-from harness.readiness import wait_for_health
+from bench.common import API_KEY, Served, Spread, WrkResult, serve, wrk
 
 logger = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-KEY = "bench-key-0123456789abcdef"
-
-BASELINE = """
+BARE_APP = """
 from fastapi import FastAPI
 from pydantic import BaseModel
 
 app = FastAPI()
 
+
 class Update(BaseModel):
     counter: int | None = None
     message: str | None = None
 
+
 @app.get("/health")
-def health() -> dict[str, str]:
+async def health() -> dict[str, str]:
     return {"status": "ok"}
 
+
 @app.get("/status")
-def status() -> dict[str, object]:
+async def status() -> dict[str, object]:
     return {"state": {"counter": 0, "message": "initial"}}
 
+
 @app.post("/update")
-def update(body: Update) -> Update:
+async def update(body: Update) -> Update:
     return body
 """
 
@@ -68,80 +63,68 @@ request = function()
 end
 """
 
-
-@contextmanager
-def uvicorn(app: str, workdir: Path, env: dict[str, str]) -> Iterator[str]:
-    port = free_port()
-    command = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--log-level", "warning"]
-    with (workdir / f"{port}.log").open("wb") as log:
-        process = subprocess.Popen(  # nosec B603 - a fixed command, no shell
-            command, cwd=workdir, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT
-        )
-        try:
-            base_url = f"http://127.0.0.1:{port}"
-            wait_for_health(base_url, timeout=30)
-            yield base_url
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
+#: (name in the report, uvicorn app, extra uvicorn arguments, extra environment). The last
+#: one only shows what the service's access line costs: LOG_LEVEL=WARNING turns it off.
+APPS: tuple[tuple[str, str, tuple[str, ...], dict[str, str]], ...] = (
+    ("bare", "bare_app:app", (), {}),
+    ("bare, no access log", "bare_app:app", ("--no-access-log",), {}),
+    ("service", "app.main:app", (), {}),
+    ("service, no access log", "app.main:app", (), {"LOG_LEVEL": "WARNING"}),
+)
+ROUTES = ("GET /status", "POST /update")
 
 
-def wrk(url: str, seconds: int, script: Path | None = None) -> float:
-    """Requests per second, or an error if any request failed or answered non-2xx."""
-    command = ["wrk", "-t1", "-c32", f"-d{seconds}s"]
-    if script is not None:
-        command += ["-s", str(script)]
-    result = subprocess.run(  # nosec B603 B607 - wrk from PATH, fixed arguments
-        [*command, url], capture_output=True, text=True, check=True, timeout=seconds + 60
-    )
-    if "Non-2xx" in result.stdout or "Socket errors" in result.stdout:
-        raise RuntimeError(f"wrk saw errors:\n{result.stdout}")
-    match = re.search(r"Requests/sec:\s+([\d.]+)", result.stdout)
-    if match is None:
-        raise RuntimeError(f"no Requests/sec in wrk's output:\n{result.stdout}")
-    return float(match.group(1))
+@dataclass
+class RouteFigures:
+    runs: dict[str, list[WrkResult]]
+
+    def ratios(self, of: str, to: str) -> Spread:
+        return Spread.of([a.rps / b.rps for a, b in zip(self.runs[of], self.runs[to], strict=True)])
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=int, default=10, help="length of each wrk run")
-    args = parser.parse_args(argv)
-    if shutil.which("wrk") is None:
-        logger.error("wrk is not installed: apt-get install -y wrk")
-        return 2
-    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-        workdir = Path(tmp)
-        (workdir / "baseline.py").write_text(BASELINE)
-        post = workdir / "post.lua"
-        post.write_text(POST_SCRIPT.format(key=KEY))
-        service_env = {
-            "DATABASE_PATH": str(workdir / "logs.db"),
-            "API_KEY": KEY,
-            "PYTHONPATH": str(REPO_ROOT),
-        }
-        results: dict[str, dict[str, float]] = {}
-        for name, app, env in (
-            ("baseline", "baseline:app", {}),
-            ("service", "app.main:app", service_env),
-        ):
-            with uvicorn(app, workdir, env) as base_url:
-                results[name] = {
-                    "GET /status": wrk(f"{base_url}/status", args.seconds),
-                    "POST /update": wrk(f"{base_url}/update", args.seconds, post),
-                }
-    report = {
-        route: {
-            "baseline req/s": round(results["baseline"][route]),
-            "service req/s": round(results["service"][route]),
-            "service / baseline": round(results["service"][route] / results["baseline"][route], 2),
-        }
-        for route in results["baseline"]
+def measure(workdir: Path, *, rounds: int, seconds: float) -> dict[str, Any]:
+    (workdir / "bare_app.py").write_text(BARE_APP)
+    post = workdir / "post.lua"
+    post.write_text(POST_SCRIPT.format(key=API_KEY))
+    service_env = {
+        "DATABASE_PATH": str(workdir / "throughput.db"),
+        "API_KEY": API_KEY,
+        "SQLITE_SYNCHRONOUS": "FULL",
     }
-    print(json.dumps(report, indent=2))
-    return 0
-
-
-if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    raise SystemExit(main())
+    figures = {route: RouteFigures({name: [] for name, *_ in APPS}) for route in ROUTES}
+    with ExitStack() as stack:
+        servers: dict[str, Served] = {}
+        for name, app, extra, extra_env in APPS:
+            label = name.replace(" ", "-").replace(",", "")
+            env = {}
+            if app.startswith("app."):
+                env = {**service_env, "DATABASE_PATH": str(workdir / f"{label}.db"), **extra_env}
+            servers[name] = stack.enter_context(serve(app, workdir, env, extra, name=label))
+        order = [name for name, *_ in APPS]
+        for round_number in range(rounds):
+            # Rotate who goes first, so no app always runs right after another.
+            shift = round_number % len(order)
+            for name, route in itertools.product(order[shift:] + order[:shift], ROUTES):
+                method, path = route.split()
+                script = post if method == "POST" else None
+                result = wrk(f"{servers[name].base_url}{path}", seconds, script=script)
+                figures[route].runs[name].append(result)
+                logger.info("round %d %s %s: %.0f req/s", round_number + 1, name, route, result.rps)
+    report: dict[str, Any] = {"rounds": rounds, "seconds": seconds, "routes": {}}
+    for route, route_figures in figures.items():
+        report["routes"][route] = {
+            name: {
+                "rps": Spread.of([r.rps for r in runs]).as_dict(),
+                "p50_ms": Spread.of([r.p50_ms for r in runs]).as_dict(),
+                "p99_ms": Spread.of([r.p99_ms for r in runs]).as_dict(),
+            }
+            for name, runs in route_figures.runs.items()
+        }
+        report["routes"][route]["ratio"] = route_figures.ratios("service", "bare").as_dict()
+        report["routes"][route]["ratio_no_access_log"] = route_figures.ratios(
+            "service", "bare, no access log"
+        ).as_dict()
+        report["routes"][route]["ratio_neither_logs"] = route_figures.ratios(
+            "service, no access log", "bare, no access log"
+        ).as_dict()
+    return report

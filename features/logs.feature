@@ -39,6 +39,27 @@ Feature: Update log
     And the page is page 1 with a limit of 10
     And the page holds the newest 10 of those updates
 
+  Scenario: A walk by cursor sees every entry once, newest first, as the numbered pages do
+    Given the client has made 9 updates
+    When a client walks the whole log by cursor with 4 entries per page
+    Then the walk holds every entry of the log exactly once, newest first
+    And the walk begins with those 9 updates, newest first
+    And each page of the walk is the numbered page of the same size and place
+    And only the last page of the walk has no next cursor
+
+  Scenario: Updates made during a walk by cursor do not shift it
+    Given the client has made 6 updates
+    When a client reads the newest 3 entries of the log by cursor
+    And the client makes 2 more updates
+    And the client reads the next 3 entries by cursor
+    Then together the reads hold those 6 updates, newest first, each exactly once
+
+  Scenario: A cursor and a page number together are refused
+    Given the client has made 2 updates
+    When a client reads the log by the cursor of its first page and by page 2 at once
+    Then the answer is 400
+    And the error names "cursor"
+
   Scenario: A page far past the end is empty, not an error
     When a client reads page 1000000 of the log with 100 entries per page
     Then the answer is 200
@@ -64,3 +85,10 @@ Feature: Update log
       | limit=ten   | limit |
       | limit=      | limit |
       | page=1e3    | page  |
+
+    Examples: Cursors the log did not issue
+      | query                                                  | field  |
+      | cursor=not-a-cursor                                    | cursor |
+      | cursor=                                                | cursor |
+      | cursor=MTIzOjIwMjYtMDEtMDFUMDA6MDA6MDAuMDAwMDAwWgAAAAAAAAAAAAAAAAAAAAAA | cursor |
+      | cursor=%24%25                                          | cursor |

@@ -96,6 +96,13 @@ class ApiClient:
             rows += items
             page += 1
 
+    def walk_logs(self, limit: int) -> list[requests.Response]:
+        """Every page of the log by cursor, newest first: the answers, in order."""
+        answers = [self.logs(limit=limit)]
+        while answers[-1].status_code == 200 and answers[-1].json()["next_cursor"]:
+            answers.append(self.logs(cursor=answers[-1].json()["next_cursor"], limit=limit))
+        return answers
+
     def set_state(self, **changes: Any) -> dict[str, Any]:
         """Update and insist it worked: for Givens that prepare a scenario."""
         response = self.update(changes)

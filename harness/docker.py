@@ -15,6 +15,8 @@ ask this module (``python -m harness.docker base-image``).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import hashlib
 import json
 import logging
@@ -23,7 +25,8 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -532,17 +535,33 @@ def ensure_image(
     progress: Callable[[str], None] | None = None,
 ) -> str:
     """The service's image for the tree at ``root``: reused when one with the same content
-    hash exists, built otherwise. Returns its tag."""
-    base = base_image or choose_base_image(docker, root=root, progress=progress)
-    tag = image_tag(root, base_image=base)
-    if docker.image_exists(tag):
-        logger.info("reusing image %s (nothing it is built from changed)", tag)
+    hash exists, built otherwise. Returns its tag.
+
+    One process at a time: pytest-xdist workers each start a deployment, and all but the first
+    to arrive wait here for its build, then reuse the image."""
+    with _build_lock():
+        base = base_image or choose_base_image(docker, root=root, progress=progress)
+        tag = image_tag(root, base_image=base)
+        if docker.image_exists(tag):
+            logger.info("reusing image %s (nothing it is built from changed)", tag)
+            return tag
+        build_args = {"BASE_IMAGE": base, **pip_build_args()}
+        _say(progress, f"building image {tag} on {base} (its inputs changed or it is new)")
+        docker.build(root, tag, build_args=build_args, labels={LABEL_PROJECT: PROJECT})
+        docker.prune_images(IMAGE_REPOSITORY, keep=KEEP_IMAGES)
         return tag
-    build_args = {"BASE_IMAGE": base, **pip_build_args()}
-    _say(progress, f"building image {tag} on {base} (its inputs changed or it is new)")
-    docker.build(root, tag, build_args=build_args, labels={LABEL_PROJECT: PROJECT})
-    docker.prune_images(IMAGE_REPOSITORY, keep=KEEP_IMAGES)
-    return tag
+
+
+@contextlib.contextmanager
+def _build_lock() -> Iterator[None]:
+    """An exclusive lock, across processes, on building the project's images."""
+    path = Path(tempfile.gettempdir()) / f"{PROJECT}-image-build.lock"
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def clean(docker: Docker, *, run_id: str | None, every_run: bool) -> int:

@@ -8,6 +8,8 @@ sees ``"api"`` for a label or a literal and ``"${var.x}"`` for an expression.
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -122,10 +124,20 @@ class TerraformConfig:
         return merged
 
 
+@functools.lru_cache(maxsize=64)
+def _parsed(path: Path, size: int, mtime_ns: int) -> dict[str, Any]:
+    """python-hcl2's reading of a file, once per content (keyed by its size and mtime): it is
+    slow (about 50 ms a file), and the Terraform rules read the same files scenario after
+    scenario."""
+    with path.open(encoding="utf-8") as handle:
+        raw: dict[str, Any] = hcl2.load(handle)
+    return raw
+
+
 def load_file(path: Path) -> list[Block]:
     """The top-level blocks of one ``.tf`` file."""
-    with path.open(encoding="utf-8") as handle:
-        raw = hcl2.load(handle)
+    stat = path.stat()
+    raw = copy.deepcopy(_parsed(path.resolve(), stat.st_size, stat.st_mtime_ns))
     blocks: list[Block] = []
     for kind, entries in raw.items():
         if kind in _MARKERS:

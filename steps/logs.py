@@ -60,6 +60,101 @@ def read_with_query(client: ApiClient, query: str) -> requests.Response:
     return client.request("GET", f"/logs?{query}")
 
 
+@when(
+    parsers.parse("a client walks the whole log by cursor with {limit:d} entries per page"),
+    target_fixture="walk",
+)
+def walk_by_cursor(client: ApiClient, limit: int) -> list[requests.Response]:
+    return client.walk_logs(limit)
+
+
+@when(
+    parsers.parse("a client reads the newest {limit:d} entries of the log by cursor"),
+    target_fixture="cursor_reads",
+)
+def read_newest_by_cursor(client: ApiClient, limit: int) -> list[requests.Response]:
+    return [client.logs(limit=limit)]
+
+
+@when(parsers.parse("the client makes {count:d} more updates"), target_fixture="more")
+def make_more_updates(client: ApiClient, count: int) -> list[dict[str, Any]]:
+    return [client.set_state(message=f"during the walk {n}") for n in range(count)]
+
+
+@when(
+    parsers.parse("the client reads the next {limit:d} entries by cursor"),
+    target_fixture="cursor_reads",
+)
+def read_next_by_cursor(
+    client: ApiClient, cursor_reads: list[requests.Response], limit: int
+) -> list[requests.Response]:
+    cursor = cursor_reads[-1].json()["next_cursor"]
+    assert cursor, "the read before this one gave no next cursor"
+    return [*cursor_reads, client.logs(cursor=cursor, limit=limit)]
+
+
+@when(
+    parsers.parse(
+        "a client reads the log by the cursor of its first page and by page {page:d} at once"
+    ),
+    target_fixture="answer",
+)
+def read_by_cursor_and_page(client: ApiClient, page: int) -> requests.Response:
+    cursor = client.logs(limit=1).json()["next_cursor"]
+    assert cursor, "the log has one page only"
+    return client.logs(cursor=cursor, page=page, limit=1)
+
+
+@then("the walk holds every entry of the log exactly once, newest first")
+def walk_holds_everything(walk: list[requests.Response], client: ApiClient) -> None:
+    ids = [entry["id"] for answer in walk for entry in entries(answer)]
+    assert len(ids) == len(set(ids)), "an entry appears twice"
+    assert ids == sorted(ids, reverse=True), "the walk is not newest first"
+    assert [row["id"] for row in client.all_logs()] == ids[::-1], "the walk missed entries"
+    assert all(answer.json()["total"] == len(ids) for answer in walk)
+
+
+@then(parsers.parse("the walk begins with those {count:d} updates, newest first"))
+def walk_begins_with(walk: list[requests.Response], made: Made, count: int) -> None:
+    ids = [entry["id"] for answer in walk for entry in entries(answer)]
+    assert ids[:count] == made.ids[::-1]
+    newest = [entry for answer in walk for entry in entries(answer)][:count]
+    assert [entry["new_value"] for entry in newest] == [a["state"] for a in made.answers[::-1]]
+
+
+@then("each page of the walk is the numbered page of the same size and place")
+def walk_pages_are_numbered_pages(walk: list[requests.Response], client: ApiClient) -> None:
+    for number, answer in enumerate(walk, start=1):
+        body = answer.json()
+        # The walk starts without a cursor (page 1); a page asked for by cursor has no number.
+        assert body["page"] == (1 if number == 1 else None), body["page"]
+        numbered = client.logs(page=number, limit=body["limit"]).json()
+        assert numbered["items"] == body["items"], f"page {number} differs"
+        assert (numbered["total"], numbered["pages"]) == (body["total"], body["pages"])
+    assert len(walk) == walk[0].json()["pages"]
+
+
+@then("only the last page of the walk has no next cursor")
+def only_last_page_ends(walk: list[requests.Response]) -> None:
+    cursors = [answer.json()["next_cursor"] for answer in walk]
+    assert all(isinstance(cursor, str) and cursor for cursor in cursors[:-1]), cursors
+    assert cursors[-1] is None
+
+
+@then(
+    parsers.parse(
+        "together the reads hold those {count:d} updates, newest first, each exactly once"
+    )
+)
+def reads_hold_updates(
+    cursor_reads: list[requests.Response], made: Made, more: list[dict[str, Any]], count: int
+) -> None:
+    ids = [entry["id"] for answer in cursor_reads for entry in entries(answer)]
+    assert len(ids) == count
+    assert ids == made.ids[::-1], f"{ids} are not the updates {made.ids[::-1]}, newest first"
+    assert not {answer["log_id"] for answer in more} & set(ids), "a newer update shifted the walk"
+
+
 @then(
     parsers.parse(
         'the newest entry records counter {old_counter:d} and message "{old_message}" '

@@ -7,6 +7,7 @@ body should have been judged, a 404 where the method is wrong) fails as well.
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from typing import Any
 import pytest
 import requests
 
+from app.cursor import MAX_CURSOR_LENGTH, CursorCodec
 from harness.client import API_KEY_HEADER, ApiClient
 from harness.targets.process import ServiceProcess
 from tests.live import running_server
@@ -53,6 +55,14 @@ def update(id: str, body: str | bytes, **kwargs: Any) -> Bad:
 def logs(id: str, query: str, expect: int = 400) -> Bad:
     return Bad(id, expect, method="GET", path=f"/logs?{query}", content_type=None)
 
+
+#: Signed with another key than the server's, and forged with no key at all.
+OTHER_LOGS_CURSOR = CursorCodec(b"another log's key 0123456789abcd").encode(
+    "2026-01-01T00:00:00.000000Z", 1
+)
+FORGED_CURSOR = (
+    base64.urlsafe_b64encode(b"1:2026-01-01T00:00:00.000000Z" + bytes(16)).rstrip(b"=").decode()
+)
 
 CORPUS: list[Bad] = [
     # -- the counter is not a whole number in the int64 range
@@ -185,6 +195,18 @@ CORPUS: list[Bad] = [
     logs("limit-hex", "limit=0x10"),
     logs("limit-true", "limit=true"),
     logs("both-bad", "page=0&limit=0"),
+    # -- cursors this log never issued: garbled, forged, signed by another log, too long
+    logs("cursor-empty", "cursor="),
+    logs("cursor-word", "cursor=abc"),
+    logs("cursor-not-base64", "cursor=abc%24def"),
+    logs("cursor-padded", "cursor=" + OTHER_LOGS_CURSOR + "%3D"),
+    logs("cursor-of-another-log", "cursor=" + OTHER_LOGS_CURSOR),
+    logs("cursor-forged", "cursor=" + FORGED_CURSOR),
+    logs("cursor-truncated", "cursor=" + OTHER_LOGS_CURSOR[:-3]),
+    logs("cursor-too-long", "cursor=" + "A" * (MAX_CURSOR_LENGTH + 1)),
+    logs("cursor-non-ascii", "cursor=%C3%A9%C3%A9%C3%A9%C3%A9"),
+    logs("cursor-nul", "cursor=%00"),
+    logs("cursor-bad-and-limit-bad", "cursor=abc&limit=0"),
     # -- paths that do not exist
     Bad("unknown-path", 404, method="GET", path="/nope", content_type=None),
     Bad("trailing-slash-status", 404, method="GET", path="/status/", content_type=None),
@@ -338,3 +360,29 @@ def test_a_nul_escaped_in_json_is_valid_text_and_round_trips(tmp_path: Path) -> 
         assert client.current_state()["message"] == "a\x00b\x1f"
         newest = client.logs(limit=1).json()["items"][0]
         assert newest["new_value"]["message"] == "a\x00b\x1f"
+
+
+def test_a_cursor_changed_anywhere_or_given_with_a_page_is_refused(client: ApiClient) -> None:
+    for n in range(3):
+        client.set_state(counter=n)
+    issued = client.logs(limit=1).json()["next_cursor"]
+    assert client.logs(cursor=issued, limit=1).status_code == 200
+    before = (client.current_state(), client.log_total())
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    for i, char in enumerate(issued):
+        changed = issued[:i] + alphabet[(alphabet.index(char) + 1) % 64] + issued[i + 1 :]
+        answer = client.logs(cursor=changed, limit=1)
+        # The last character carries only padding bits of base64 in some lengths: a change
+        # there may decode to the same bytes, which is the same cursor.
+        if answer.status_code == 200:
+            assert i == len(issued) - 1, f"a cursor changed at {i} was accepted"
+            continue
+        assert answer.status_code == 400, answer.text
+        body = answer.json()
+        assert [error["field"] for error in body["errors"]] == ["cursor"]
+        assert changed not in answer.text, "the refused cursor is echoed back"
+    for query in ({"page": 1}, {"page": 2}):
+        answer = client.logs(cursor=issued, limit=1, **query)
+        assert answer.status_code == 400, answer.text
+        assert [error["field"] for error in answer.json()["errors"]] == ["cursor"]
+    assert (client.current_state(), client.log_total()) == before

@@ -42,7 +42,7 @@ class UpdateStream:
         self.answered: dict[int, dict[str, Any]] = {}  # log_id -> the state it answered
         self.failures = 0
         self._numbers = itertools.count(1)
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
 
@@ -73,12 +73,13 @@ class UpdateStream:
             if answer.status_code == 200:
                 with self._lock:
                     self.answered[answer.json()["log_id"]] = answer.json()["state"]
+                    self._lock.notify_all()
 
     def wait_for(self, count: int, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while len(self.answered) < count:
-            assert time.monotonic() < deadline, f"only {len(self.answered)} updates answered"
-            time.sleep(0.01)
+        """Until ``count`` updates have been answered (woken by each answer, not polling)."""
+        with self._lock:
+            reached = self._lock.wait_for(lambda: len(self.answered) >= count, timeout)
+        assert reached, f"only {len(self.answered)} updates answered"
 
 
 def assert_nothing_answered_was_lost(client: ApiClient, stream: UpdateStream) -> None:

@@ -8,6 +8,7 @@ with the command the output shows (``st run ... --seed``).
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -19,6 +20,8 @@ import pytest
 from harness.targets.process import ServiceProcess
 from tests.live import running_server, server_output
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CONFIG = REPO_ROOT / "tests" / "schemathesis.toml"
 MAX_EXAMPLES = 150
 SEED = 20261126
 TIME_LIMIT = 240  # seconds; a run takes about 10 s here
@@ -41,7 +44,8 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServicePr
 
 
 def test_the_service_keeps_to_its_openapi_document(server: ServiceProcess, tmp_path: Path) -> None:
-    command = [schemathesis_cli(), "run", f"{server.base_url}/openapi.json"]
+    command = [schemathesis_cli(), "--config-file", str(CONFIG), "run"]
+    command += [f"{server.base_url}/openapi.json"]
     if server.api_key:
         command += ["-H", f"X-API-KEY: {server.api_key}"]
     command += [
@@ -57,9 +61,11 @@ def test_the_service_keeps_to_its_openapi_document(server: ServiceProcess, tmp_p
         "none",
         "--no-color",
     ]
+    hooks = {"SCHEMATHESIS_HOOKS": "tests.schemathesis_hooks", "PYTHONPATH": str(REPO_ROOT)}
     result = subprocess.run(
         command,
         cwd=tmp_path,
+        env={**os.environ, **hooks},
         capture_output=True,
         text=True,
         timeout=TIME_LIMIT,

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from app.store import LogStore, StoreError
+from app.cursor import InvalidCursor
+from app.store import LogSlice, LogStore, StoreError
 from tests.conftest import failing_writes
 
 STATE_A = {"counter": 1, "message": "a"}
@@ -28,7 +29,8 @@ def fill(store: LogStore, count: int, timestamp: str | None = None) -> list[int]
 def test_empty_log(store: LogStore) -> None:
     assert store.count() == 0
     assert store.newest() is None
-    assert store.page(1, 10) == ([], 0)
+    assert store.page(1, 10) == LogSlice([], 0, more=False)
+    assert store.page_after(None, 10) == LogSlice([], 0, more=False)
     store.check()
 
 
@@ -38,7 +40,7 @@ def test_creates_missing_directory_and_schema(db_path: Path) -> None:
     assert db_path.exists()
     with sqlite3.connect(db_path) as conn:
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
-    assert {"logs", "logs_newest_first"} <= tables
+    assert {"logs", "logs_newest_first", "log_count", "log_meta"} <= tables
 
 
 def test_opening_twice_keeps_the_rows(db_path: Path) -> None:
@@ -91,18 +93,19 @@ def test_page_boundaries(
     store: LogStore, rows: int, page: int, limit: int, expected_len: int
 ) -> None:
     ids = fill(store, rows)
-    items, total = store.page(page, limit)
-    assert total == rows
-    assert len(items) == expected_len
+    found = store.page(page, limit)
+    assert found.total == rows
+    assert len(found.rows) == expected_len
     newest_first = ids[::-1]
-    assert [item.id for item in items] == newest_first[(page - 1) * limit : page * limit]
+    assert [item.id for item in found.rows] == newest_first[(page - 1) * limit : page * limit]
+    assert found.more == (page * limit < rows)
 
 
 def test_newest_first_by_time_then_by_id(store: LogStore) -> None:
     late = store.append("2026-01-02T00:00:00.000000Z", STATE_A, STATE_B)
     tie_one = store.append("2026-01-01T00:00:00.000000Z", STATE_A, STATE_B)
     tie_two = store.append("2026-01-01T00:00:00.000000Z", STATE_A, STATE_B)
-    items, _ = store.page(1, 10)
+    items = store.page(1, 10).rows
     assert [item.id for item in items] == [late, tie_two, tie_one]
     newest = store.newest()
     assert newest is not None
@@ -111,7 +114,7 @@ def test_newest_first_by_time_then_by_id(store: LogStore) -> None:
 
 def test_a_page_far_past_the_end_is_empty_without_overflow(store: LogStore) -> None:
     fill(store, 3)
-    assert store.page(10**30, 100) == ([], 3)
+    assert store.page(10**30, 100) == LogSlice([], 3, more=False)
 
 
 def test_a_failed_write_writes_nothing(store: LogStore, db_path: Path) -> None:
@@ -134,3 +137,130 @@ def test_a_closed_store_refuses_to_work(db_path: Path) -> None:
     store.close()
     with pytest.raises(StoreError, match="closed"):
         store.count()
+
+
+# -- the kept count ---------------------------------------------------------------------------
+
+
+def test_the_count_is_kept_exact_through_writes_failures_and_deletes(
+    store: LogStore, db_path: Path
+) -> None:
+    fill(store, 7)
+    assert store.count() == 7
+    with failing_writes(db_path), pytest.raises(StoreError):
+        store.append_many([("2026-01-03T00:00:00.000000Z", STATE_A, STATE_B)] * 3)
+    assert store.count() == 7
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("DELETE FROM logs WHERE id <= 2")
+        (counted,) = conn.execute("SELECT COUNT(*) FROM logs").fetchone()
+    assert store.count() == counted == 5
+    assert store.page(1, 1).total == 5
+
+
+def test_a_log_written_before_the_count_was_kept_is_counted_once_on_open(db_path: Path) -> None:
+    store = LogStore(db_path)
+    fill(store, 4)
+    store.close()
+    with sqlite3.connect(db_path) as conn:  # as an older version of the service left it
+        conn.executescript(
+            "DROP TRIGGER log_count_insert; DROP TRIGGER log_count_delete; DROP TABLE log_count;"
+        )
+        conn.execute("INSERT INTO logs (timestamp, old_value, new_value) VALUES ('t', '{}', '{}')")
+    reopened = LogStore(db_path)
+    assert reopened.count() == 5
+    fill(reopened, 1)
+    assert reopened.count() == 6
+    reopened.close()
+
+
+def test_the_count_is_read_by_key_not_counted(store: LogStore) -> None:
+    with store._connection() as conn:
+        plan = " ".join(
+            str(row[-1])
+            for row in conn.execute("EXPLAIN QUERY PLAN SELECT n FROM log_count WHERE id = 1")
+        )
+    assert "USING INTEGER PRIMARY KEY" in plan, plan
+
+
+def test_many_changes_are_appended_in_order_in_one_transaction(store: LogStore) -> None:
+    rows = [
+        (f"2026-01-01T00:00:0{n}.000000Z", STATE_A, {"counter": n, "message": "x"})
+        for n in range(5)
+    ]
+    ids = store.append_many(rows)
+    assert ids == sorted(ids)
+    assert len(set(ids)) == 5
+    listed = store.page(1, 10).rows[::-1]
+    assert [row.id for row in listed] == ids
+    assert [row.new_value["counter"] for row in listed] == list(range(5))
+
+
+# -- keyset paging ----------------------------------------------------------------------------
+
+
+def walk(store: LogStore, limit: int) -> list[list[int]]:
+    """Every page by cursor, from the newest; each page's ids."""
+    pages: list[list[int]] = []
+    position = None
+    while True:
+        found = store.page_after(position, limit)
+        pages.append([row.id for row in found.rows])
+        if not found.more:
+            return pages
+        last = found.rows[-1]
+        position = store.cursors.decode(store.cursors.encode(last.timestamp, last.id))
+
+
+@pytest.mark.parametrize(("rows", "limit"), [(1, 1), (10, 3), (12, 4), (25, 10), (3, 100)])
+def test_a_walk_by_cursor_gives_the_same_pages_as_page_numbers(
+    store: LogStore, rows: int, limit: int
+) -> None:
+    fill(store, rows)
+    by_cursor = walk(store, limit)
+    pages = -(-rows // limit)
+    by_number = [[row.id for row in store.page(n, limit).rows] for n in range(1, pages + 1)]
+    assert by_cursor == by_number
+
+
+def test_a_walk_by_cursor_keeps_ties_in_time_apart_by_id(store: LogStore) -> None:
+    ids = fill(store, 9, timestamp="2026-01-01T00:00:00.000000Z")  # all at the same moment
+    assert [i for page in walk(store, 2) for i in page] == ids[::-1]
+
+
+def test_a_walk_by_cursor_is_not_shifted_by_updates_arriving_during_it(store: LogStore) -> None:
+    ids = fill(store, 6)
+    first = store.page_after(None, 3)
+    last = first.rows[-1]
+    store.append("2026-01-02T00:00:00.000000Z", STATE_A, STATE_B)  # newer: never in the walk
+    rest = store.page_after((last.timestamp, last.id), 3)
+    assert [row.id for row in first.rows + rest.rows] == ids[::-1]
+    assert (rest.total, rest.more) == (7, False)
+
+
+def test_paging_by_cursor_seeks_in_the_index(store: LogStore) -> None:
+    fill(store, 5)
+    with store._connection() as conn:
+        plan = " ".join(
+            str(row[-1])
+            for row in conn.execute(
+                "EXPLAIN QUERY PLAN SELECT * FROM logs WHERE (timestamp, id) < (?, ?) "
+                "ORDER BY timestamp DESC, id DESC LIMIT 11",
+                ("2026-01-01T00:00:03.000000Z", 4),
+            )
+        )
+    assert "SEARCH logs USING INDEX logs_newest_first" in plan, plan
+    assert "TEMP B-TREE" not in plan
+
+
+def test_cursors_are_signed_with_the_log_s_own_key(db_path: Path, tmp_path: Path) -> None:
+    store = LogStore(db_path)
+    cursor = store.cursors.encode("2026-01-01T00:00:00.000000Z", 42)
+    assert store.cursors.decode(cursor) == ("2026-01-01T00:00:00.000000Z", 42)
+    store.close()
+    reopened = LogStore(db_path)  # the key is kept with the log: cursors outlive a restart
+    assert reopened.cursors.decode(cursor) == ("2026-01-01T00:00:00.000000Z", 42)
+    reopened.close()
+    other = LogStore(tmp_path / "other.db")
+    with pytest.raises(InvalidCursor):
+        other.cursors.decode(cursor)
+    other.close()

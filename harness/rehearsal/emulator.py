@@ -82,7 +82,7 @@ class Emulator:
         try:
             for attempt in Retrying(
                 stop=stop_after_delay(START_TIMEOUT),
-                wait=wait_fixed(0.2),
+                wait=wait_fixed(0.05),  # moto answers within a few seconds; poll closely
                 retry=retry_if_exception_type(requests.RequestException),
                 reraise=True,
             ):
