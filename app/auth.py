@@ -1,17 +1,15 @@
-"""The API-key guard for the routes that change state, and the dependency aliases."""
+"""The API-key guard for the routes that change state."""
 
 from __future__ import annotations
 
 import hmac
 from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, HTTPException, Request, Response, status
+from fastapi import HTTPException, Request, Response, status
 from fastapi.routing import APIRoute
 
 from app.config import Settings
-from app.state import StateService
-from app.store import LogStore
 
 API_KEY_HEADER = "X-API-KEY"
 API_KEY_SCHEME = "APIKeyHeader"
@@ -27,27 +25,6 @@ API_KEY_SECURITY_SCHEME: dict[str, str] = {
 #: ``openapi_extra`` of a route that needs the key: KeyFirstRoute checks it, and the OpenAPI
 #: document says so.
 KEY_REQUIRED: dict[str, Any] = {"security": [{API_KEY_SCHEME: []}]}
-
-
-def service_of(request: Request) -> StateService:
-    """The service of the app that received ``request``."""
-    service: StateService = request.app.state.service
-    return service
-
-
-# The dependencies are coroutines although they do no I/O: FastAPI runs a plain ``def``
-# dependency in its thread pool, a thread hop per dependency per request.
-async def get_service(request: Request) -> StateService:
-    return service_of(request)
-
-
-async def get_store(request: Request) -> LogStore:
-    store: LogStore = request.app.state.store
-    return store
-
-
-ServiceDep = Annotated[StateService, Depends(get_service)]
-StoreDep = Annotated[LogStore, Depends(get_store)]
 
 
 def check_api_key(settings: Settings, provided: str | None) -> None:

@@ -10,9 +10,9 @@ from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.models import ErrorResponse, FieldError
+from app.store import StoreError
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +78,17 @@ async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, str(exc.detail), headers=exc.headers)
 
 
+async def _on_store_error(request: Request, exc: Exception) -> JSONResponse:
+    # The one place a failing log database becomes an answer: 503, so that the client may
+    # retry, and nothing changed (an update is applied only once its row is written).
+    logger.error("log database error on %s %s: %s", request.method, request.url.path, exc)
+    if request.method == "POST":
+        detail = "the update could not be recorded, so the state was not changed"
+    else:
+        detail = "the log database cannot be read"
+    return error_response(status.HTTP_503_SERVICE_UNAVAILABLE, detail)
+
+
 async def _on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     logger.error("unexpected %s on %s %s", type(exc).__name__, request.method, request.url.path)
     return error_response(status.HTTP_500_INTERNAL_SERVER_ERROR, "internal error")
@@ -87,57 +98,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(InvalidParameter, _on_invalid_parameter)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(StoreError, _on_store_error)
     app.add_exception_handler(Exception, _on_unexpected_error)
-
-
-class BodySizeLimitMiddleware:
-    """Answers 400 to a request body over the limit, declared or streamed, before any parsing."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope["headers"])
-        declared = headers.get(b"content-length")
-        if declared is None and b"transfer-encoding" not in headers:
-            # HTTP/1.1: no length and no chunking is no body (every GET): nothing to count.
-            await self.app(scope, receive, send)
-            return
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._reject(scope, receive, send)
-            return
-        chunks: list[bytes] = []
-        size = 0
-        more_body = True
-        while more_body:
-            message = await receive()
-            if message["type"] != "http.request":
-                break  # the client went away; let the app see the disconnect
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                await self._reject(scope, receive, send)
-                return
-            chunks.append(chunk)
-            more_body = message.get("more_body", False)
-        buffered: list[Message] = [
-            {"type": "http.request", "body": b"".join(chunks), "more_body": False}
-        ]
-
-        async def replay() -> Message:
-            return buffered.pop() if buffered else await receive()
-
-        await self.app(scope, replay, send)
-
-    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error_response(
-            status.HTTP_400_BAD_REQUEST,
-            "the request body is too large",
-            [FieldError(field="body", message=f"at most {self.max_bytes} bytes are accepted")],
-            headers={"Connection": "close"},
-        )
-        await response(scope, receive, send)

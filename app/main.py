@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -12,18 +11,17 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.auth import API_KEY_HEADER, API_KEY_SCHEME, API_KEY_SECURITY_SCHEME
 from app.config import Settings, settings
-from app.errors import BodySizeLimitMiddleware, install_error_handlers
+from app.errors import install_error_handlers
+from app.middleware import AccessLogMiddleware, BodySizeLimitMiddleware
 from app.models import State, update_request_model
 from app.routes import add_routes
 from app.state import StateService
 from app.store import LogStore
 
 logger = logging.getLogger("app")
-access_logger = logging.getLogger("app.access")
 
 DESCRIPTION = """
 A shared state (a counter and a message) that clients read and update; every update is
@@ -48,52 +46,6 @@ def configure_logging(level: str) -> None:
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
-
-
-class AccessLogMiddleware:
-    """One line per request: method, route (never the raw path or query string), status,
-    duration."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status_code = 500
-
-        async def send_and_record(message: Message) -> None:
-            nonlocal status_code
-            if message["type"] == "http.response.start":
-                status_code = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_and_record)
-        finally:
-            # The route the router matched, never the raw path: a client may put its key in
-            # a path ("/update/KEY") as easily as in a query string.
-            route = scope.get("route")
-            if access_logger.isEnabledFor(logging.INFO):
-                # The record is made and handed over directly: Logger.info would first walk
-                # the stack for a caller's file and line, which no access line shows.
-                record = access_logger.makeRecord(
-                    access_logger.name,
-                    logging.INFO,
-                    __file__,
-                    0,
-                    "%s %s %d %.1fms",
-                    (
-                        scope["method"],
-                        getattr(route, "path", None) or "(unknown path)",
-                        status_code,
-                        (time.perf_counter() - started) * 1000,
-                    ),
-                    None,
-                )
-                access_logger.handle(record)
 
 
 def create_app(config: Settings | None = None) -> FastAPI:

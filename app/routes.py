@@ -5,11 +5,12 @@
 
 from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, Body, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Body, Query, Request, Response
 from pydantic import BaseModel
 
-from app.auth import KEY_REQUIRED, KeyFirstRoute, StoreDep, service_of
+from app.auth import KEY_REQUIRED, KeyFirstRoute
 from app.cursor import MAX_CURSOR_LENGTH, InvalidCursor
+from app.deps import StoreDep, service_of
 from app.errors import InvalidParameter
 from app.models import (
     MAX_LOGS_LIMIT,
@@ -23,7 +24,6 @@ from app.models import (
     UpdateResponse,
 )
 from app.state import utc_timestamp
-from app.store import StoreError
 
 VALIDATION_ERROR: dict[int | str, dict[str, Any]] = {
     400: {
@@ -79,14 +79,9 @@ def add_routes(router: APIRouter, update_model: type[UpdateRequestBase]) -> None
     ) -> Response:
         """Set the counter and/or the message; the change is logged before it is answered."""
         changes = cast(UpdateRequestBase, body).changes()
-        try:
-            # Waits, without holding a thread, for the commit that holds this update.
-            old, new, row = await service_of(request).apply(changes)
-        except StoreError as exc:
-            raise HTTPException(
-                status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
-                detail="the update could not be recorded, so the state was not changed",
-            ) from exc
+        # Waits, without holding a thread, for the commit that holds this update; a StoreError
+        # (nothing recorded, nothing changed) is answered 503 by its handler (app/errors.py).
+        old, new, row = await service_of(request).apply(changes)
         return json_response(
             UpdateResponse(state=new, old_state=old, log_id=row.id, timestamp=row.timestamp)
         )
@@ -114,20 +109,14 @@ def add_routes(router: APIRouter, update_model: type[UpdateRequestBase]) -> None
         `cursor`, whose cost does not grow with the depth."""
         if cursor is not None and "page" in request.query_params:
             raise InvalidParameter("cursor", "give either page or cursor, not both")
-        try:
-            if cursor is None:
-                found = store.page(page, limit)
-            else:
-                try:
-                    position = store.cursors.decode(cursor)
-                except InvalidCursor as exc:
-                    raise InvalidParameter("cursor", str(exc)) from None
-                found = store.page_after(position, limit)
-        except StoreError as exc:
-            raise HTTPException(
-                status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
-                detail="the update log cannot be read",
-            ) from exc
+        if cursor is None:
+            found = store.page(page, limit)
+        else:
+            try:
+                position = store.cursors.decode(cursor)
+            except InvalidCursor as exc:
+                raise InvalidParameter("cursor", str(exc)) from None
+            found = store.page_after(position, limit)
         last = found.rows[-1] if found.rows else None
         return json_response(
             LogPage(
@@ -155,11 +144,5 @@ def add_routes(router: APIRouter, update_model: type[UpdateRequestBase]) -> None
     @router.get("/health", response_model=HealthResponse, responses={**UNAVAILABLE})
     def read_health(store: StoreDep) -> HealthResponse:
         """200 when the service can read its database: for health checks and readiness waits."""
-        try:
-            store.check()
-        except StoreError as exc:
-            raise HTTPException(
-                status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
-                detail="the log database cannot be read",
-            ) from exc
+        store.check()  # a StoreError is answered 503 by its handler (app/errors.py)
         return HealthResponse(status="ok")
