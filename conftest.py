@@ -1,4 +1,4 @@
-"""The one place that knows about targets: options, the deployment fixture, capability skips.
+"""Where the scenarios meet the targets: the options, the deployment fixture, capability skips.
 
 Feature files never name a target; a scenario that needs a capability carries its tag (for
 example ``@restart``), and the chosen target decides whether it can run it.
@@ -13,10 +13,19 @@ from pathlib import Path
 import pytest
 
 from harness.client import ApiClient
-from harness.errors import TargetError
 from harness.signals import signals_interrupt
-from harness.targets import RESTART, TARGETS, Endpoint, Target, TargetOptions, make_target
-from harness.targets.base import TargetUnavailable
+from harness.targets import (
+    RESTART,
+    TARGETS,
+    TEARDOWN,
+    Endpoint,
+    StartFailed,
+    StopFailed,
+    Target,
+    TargetOptions,
+    TargetUnavailable,
+    make_target,
+)
 
 pytest_plugins = [
     "steps.common",
@@ -31,7 +40,7 @@ pytest_plugins = [
 ]
 
 #: Scenario tags that name a capability the target must offer.
-CAPABILITY_TAGS = (RESTART,)
+CAPABILITY_TAGS = (RESTART, TEARDOWN)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -92,14 +101,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    name = config.getoption("--target")
-    capabilities = TARGETS[name].capabilities
+    kind = TARGETS[config.getoption("--target")]
     for item in items:
         for capability in CAPABILITY_TAGS:
-            if item.get_closest_marker(capability) is None:
-                continue
-            if capability not in capabilities:
-                reason = f"the {name} target cannot {capability} the service"
+            reason = kind.why_not(capability)
+            if reason and item.get_closest_marker(capability) is not None:
                 item.add_marker(pytest.mark.skip(reason=reason))
 
 
@@ -125,28 +131,15 @@ def target(pytestconfig: pytest.Config) -> Iterator[Target]:
         deployment = make_target(pytestconfig.getoption("--target"), options)
     except TargetUnavailable as exc:
         pytest.exit(str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
-    failure: TargetError | None = None
     try:
-        deployment.endpoint = deployment.start()
-    except TargetError as exc:
-        failure = exc
-    except BaseException:
-        # Whatever start() got as far as creating is taken down before the error is told.
-        problem = _stop(deployment)
-        if problem and options.progress is not None:
-            options.progress(problem.strip())
-        raise
-    if failure is not None:
-        problem = _stop(deployment)
-        if isinstance(failure, TargetUnavailable):
-            pytest.exit(f"{failure}{problem}", returncode=pytest.ExitCode.USAGE_ERROR)
-        pytest.fail(f"{failure}{problem}", pytrace=False)
-    try:
-        yield deployment
-    finally:
-        problem = _stop(deployment)
-        if problem:
-            pytest.fail(problem.strip(), pytrace=False)
+        with deployment.deployed():
+            yield deployment
+    except StartFailed as exc:
+        if exc.unavailable:
+            pytest.exit(str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
+        pytest.fail(str(exc), pytrace=False)
+    except StopFailed as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 def _terminal_writer(config: pytest.Config) -> Callable[[str], None]:
@@ -163,19 +156,9 @@ def _terminal_writer(config: pytest.Config) -> Callable[[str], None]:
     return write
 
 
-def _stop(deployment: Target) -> str:
-    """Stop the deployment; what went wrong, as text to append to a message, or ""."""
-    try:
-        deployment.stop()
-    except TargetError as exc:
-        return f"\nstopping the {deployment.name} target failed: {exc}"
-    return ""
-
-
 @pytest.fixture(scope="session")
 def endpoint(target: Target) -> Endpoint:
     """Where the deployment answers."""
-    assert target.endpoint is not None
     return target.endpoint
 
 

@@ -21,16 +21,9 @@ from datetime import UTC, datetime
 
 import requests
 
-from harness.docker import (
-    CONTAINER_PORT,
-    REPO_ROOT,
-    Docker,
-    DockerError,
-    Labels,
-    choose_base_image,
-    ensure_image,
-)
-from harness.naming import PROJECT
+from harness.docker import CONTAINER_PORT, Docker, DockerError, choose_base_image, ensure_image
+from harness.labels import PROJECT, run_labels
+from harness.paths import REPO_ROOT
 from harness.ports import free_port
 from harness.targets.base import new_run_id
 
@@ -47,7 +40,7 @@ def megabytes(size: int) -> str:
 def time_to_healthy(docker: Docker, image: str, run_id: str) -> tuple[float, float]:
     """Seconds from `docker run` to the first 200 on /health (read-only root, tmpfs /tmp, a
     fresh named volume on /data), and seconds `docker stop` then takes."""
-    labels = Labels(run_id, project=PROJECT).as_dict()
+    labels = run_labels(run_id)
     volume = docker.create_volume(f"{PROJECT}-{run_id}-data", labels)
     port = free_port()
     url = f"http://127.0.0.1:{port}/health"

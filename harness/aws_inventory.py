@@ -1,4 +1,4 @@
-"""The teardown check: which AWS resources still carry a run's tags.
+"""The AWS inventory of the teardown check: which AWS resources still carry a run's tags.
 
 Two sources, because neither is enough alone:
 
@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import boto3  # type: ignore[import-untyped]
@@ -34,6 +33,8 @@ from botocore.exceptions import (  # type: ignore[import-untyped]
     NoRegionError,
 )
 from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_delay, wait_exponential
+
+from harness.leftovers import Leftover
 
 logger = logging.getLogger(__name__)
 
@@ -61,22 +62,6 @@ TAGGING_MAX_PAGE = 100
 
 class CheckError(RuntimeError):
     """The check could not be made: no credentials, no access, no endpoint."""
-
-
-@dataclass(frozen=True)
-class Leftover:
-    """One resource that still carries the tags."""
-
-    type: str
-    id: str
-    state: str
-    arn: str | None = None
-
-    def describe(self) -> str:
-        return f"{self.type}\t{self.arn or self.id}\t{self.state}"
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def parse_tag(text: str) -> tuple[str, str]:
@@ -290,11 +275,6 @@ def wait_until_gone(
     )
     result: list[Leftover] = retrying(inventory.leftovers)
     return result
-
-
-def format_leftovers(leftovers: Iterable[Leftover]) -> list[str]:
-    """One line per leftover: type, ARN or id, state (tab-separated)."""
-    return [item.describe() for item in leftovers]
 
 
 def check(

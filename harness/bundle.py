@@ -16,7 +16,8 @@ import io
 import tarfile
 from pathlib import Path
 
-from harness.docker import REPO_ROOT, image_files
+from harness.docker.image import image_files
+from harness.paths import REPO_ROOT
 
 #: Besides the image's inputs: what `docker build` on the instance reads to leave files out.
 EXTRA_FILES = (".dockerignore",)

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import boto3  # type: ignore[import-untyped]
 
+from harness.leftovers import Leftover
+
 if TYPE_CHECKING:
     from harness.deploy import TerraformRun
 
@@ -64,8 +66,8 @@ class Cloud(ABC):
     def aws_session(self, region: str) -> tuple[Any, str | None]:
         """A boto3 session for the teardown check, and the endpoint to send it to."""
 
-    def other_leftovers(self, run: TerraformRun) -> list[str]:
-        """What the run left outside AWS, described one per line."""
+    def other_leftovers(self, run: TerraformRun) -> list[Leftover]:
+        """What the run left outside AWS."""
         return []
 
     def record(self) -> dict[str, Any]:

@@ -33,21 +33,20 @@ from typing import Any
 
 import requests
 
-from harness import teardown
+from harness import aws_inventory
 from harness.bundle import app_bundle, sha256
 from harness.cloud import Cloud, cloud_from_record
 from harness.delivery import deliver
 from harness.errors import TargetError
-from harness.naming import PROJECT
+from harness.labels import MANAGED_BY, PROJECT, run_selector
+from harness.leftovers import Leftover, describe
+from harness.paths import REPO_ROOT, RUNS_DIR, TERRAFORM_DIR
 from harness.provider import pinned_version
 from harness.readiness import wait_for_health
 from harness.terraform import TerraformNotFound, terraform_command
 
 logger = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-TERRAFORM_DIR = REPO_ROOT / "terraform"
-RUNS_DIR = REPO_ROOT / ".runs"
 LATEST = "latest"
 #: Where the runner's public address is asked for when none is given.
 PUBLIC_IP_URL = "https://checkip.amazonaws.com"
@@ -150,7 +149,8 @@ class TerraformRun:
 
     @property
     def tags(self) -> dict[str, str]:
-        return {"Project": PROJECT, "RunId": self.record.run_id}
+        """The tags that pick out this run's resources."""
+        return run_selector(self.record.run_id)
 
     def plugin_cache_dir(self) -> Path:
         """Where every run's providers are kept once (Terraform links them into each run)."""
@@ -216,6 +216,7 @@ class TerraformRun:
             "allowed_cidrs": self.record.allowed_cidrs,
             "api_key": self.api_key(),
             "app_bundle_sha256": sha256(self.bundle),
+            "managed_by": MANAGED_BY,
             "project": PROJECT,
             "region": self.record.region,
             "run_id": self.record.run_id,
@@ -428,11 +429,11 @@ class TerraformRun:
         script = REPO_ROOT / "scripts" / "destroy.py"
         return shlex.join([sys.executable, str(script), "--run-dir", str(self.workdir)])
 
-    def check_teardown(self, timeout: float = 120.0) -> list[str]:
+    def check_teardown(self, timeout: float = 120.0) -> list[Leftover]:
         """What still carries this run's tags, in AWS or beyond (after waiting up to
-        ``timeout`` for AWS to finish deleting), one line each."""
+        ``timeout`` for AWS to finish deleting)."""
         session, endpoint = self.cloud.aws_session(self.record.region)
-        found = teardown.check(
+        found = aws_inventory.check(
             self.tags,
             region=self.record.region,
             timeout=timeout,
@@ -443,7 +444,7 @@ class TerraformRun:
             session=session,
             endpoint_url=endpoint,
         )
-        return teardown.format_leftovers(found) + self.cloud.other_leftovers(self)
+        return found + self.cloud.other_leftovers(self)
 
     def destroy_and_verify(self, teardown_timeout: float = TEARDOWN_TIMEOUT) -> None:
         """Destroy, then prove nothing tagged remains; the directory goes only then.
@@ -459,7 +460,7 @@ class TerraformRun:
             ) from None
         try:
             leftovers = self.check_teardown(teardown_timeout)
-        except teardown.CheckError as exc:
+        except aws_inventory.CheckError as exc:
             raise DeploymentError(
                 f"destroyed, but could not check what remains: {exc}\n"
                 f"check again with: scripts/verify_teardown.py "
@@ -467,7 +468,7 @@ class TerraformRun:
                 + " ".join(f"--tag {k}={v}" for k, v in self.tags.items())
             ) from None
         if leftovers:
-            lines = "\n".join(f"  {line}" for line in leftovers)
+            lines = "\n".join(f"  {line}" for line in describe(leftovers))
             raise DeploymentError(
                 f"terraform destroy left {len(leftovers)} resource(s) tagged "
                 f"RunId={self.record.run_id}:\n{lines}\n"

@@ -1,16 +1,30 @@
-"""What a target can say about the resources a deployment leaves behind once stopped."""
+"""What a deployment leaves behind: one type for every kind of resource, wherever it is (an
+AWS resource, a Docker container or volume, a process, a directory)."""
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import Any
 
 
-@runtime_checkable
-class ChecksLeftovers(Protocol):
-    """A target that can list what still carries its run's id (labels, tags) on this machine
-    or account. A target without it (``url``) has nothing of its own to tear down."""
+@dataclass(frozen=True)
+class Leftover:
+    """One resource that still carries a run's id: its type (``ec2:instance``,
+    ``docker:volume``, ``process``...), its id, its state and, for AWS, its ARN."""
 
-    def leftovers(self) -> list[str]:
-        """Every resource still carrying this deployment's run id, one line each; empty when
-        nothing remains."""
-        ...
+    type: str
+    id: str
+    state: str = "exists"
+    arn: str | None = None
+
+    def describe(self) -> str:
+        return f"{self.type}\t{self.arn or self.id}\t{self.state}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def describe(leftovers: Iterable[Leftover]) -> list[str]:
+    """One line per leftover: type, ARN or id, state (tab-separated)."""
+    return [item.describe() for item in leftovers]

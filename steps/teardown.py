@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
+
 import pytest
 from pytest_bdd import given, then, when
 
 from harness.client import ApiClient
-from harness.leftovers import ChecksLeftovers
 from harness.targets import Target, TargetOptions
 
 
@@ -15,37 +16,33 @@ from harness.targets import Target, TargetOptions
     target_fixture="throwaway",
 )
 def throwaway_deployment(target: Target, request: pytest.FixtureRequest) -> Target:
-    if not isinstance(target, ChecksLeftovers):
-        pytest.skip(
-            f"the {target.name} target keeps no inventory here (url: the deployment is not ours;"
-            " aws: a second instance per run would cost minutes and money, and the session"
-            " ends with its own teardown check)"
-        )
     # Never kept, whatever --keep says: this deployment exists only to be torn down.
     deployment = type(target)(TargetOptions())
-    request.addfinalizer(deployment.stop)
-    deployment.endpoint = deployment.start()
+    lifetime = ExitStack()
+    request.addfinalizer(lifetime.close)
+    lifetime.enter_context(deployment.deployed())
+    request.node.stash[LIFETIME] = lifetime
     return deployment
+
+
+LIFETIME = pytest.StashKey[ExitStack]()
 
 
 @given("the deployment answers and what it created carries its run id")
 def deployment_answers(throwaway: Target, target: Target) -> None:
-    assert throwaway.endpoint is not None
     assert throwaway.options.run_id != target.options.run_id, "a run id of its own"
     response = ApiClient(throwaway.endpoint.base_url, throwaway.endpoint.api_key).health()
     assert response.status_code == 200, response.text
-    assert isinstance(throwaway, ChecksLeftovers)
     # The inventory must see the deployment while it runs, or an empty one proves nothing.
     assert throwaway.leftovers(), f"nothing found carrying {throwaway.options.run_id}"
 
 
 @when("the deployment is torn down")
-def deployment_torn_down(throwaway: Target) -> None:
-    throwaway.stop()
+def deployment_torn_down(request: pytest.FixtureRequest) -> None:
+    request.node.stash[LIFETIME].close()
 
 
 @then("nothing that carries its run id remains")
 def nothing_remains(throwaway: Target) -> None:
-    assert isinstance(throwaway, ChecksLeftovers)
     remaining = throwaway.leftovers()
     assert remaining == [], f"left behind by {throwaway.options.run_id}: {remaining}"

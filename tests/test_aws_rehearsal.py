@@ -27,9 +27,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import teardown
+from harness import aws_inventory
 from harness.docker import Docker
-from harness.naming import PROJECT
+from harness.labels import PROJECT, RUN_ID_KEY, run_selector
+from harness.leftovers import describe
 from harness.provider import find_mirror, pinned_version
 from harness.rehearsal import Rehearsal
 from harness.rehearsal.emulator import Emulator
@@ -134,10 +135,8 @@ class Finished:
 def leftovers(emulator: Emulator, run_id: str) -> list[str]:
     """Everything that still carries the run's id: in the emulator, and in Docker."""
     session, endpoint = Rehearsal(emulator.url).aws_session(REGION)
-    tagged = teardown.check(
-        {"Project": PROJECT, "RunId": run_id}, session=session, endpoint_url=endpoint
-    )
-    return teardown.format_leftovers(tagged) + Docker().leftovers(run_id).describe()
+    tagged = aws_inventory.check(run_selector(run_id), session=session, endpoint_url=endpoint)
+    return describe([*tagged, *Docker().leftovers({RUN_ID_KEY: run_id})])
 
 
 def session_args(emulator: Emulator, runs_dir: Path, *args: str) -> list[str]:

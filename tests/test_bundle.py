@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from harness.bundle import app_bundle, bundle_files, sha256
-from harness.docker import REPO_ROOT
+from harness.paths import REPO_ROOT
 
 
 @pytest.fixture

@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from harness import docker as driver
-from harness.docker import Docker, DockerError, Leftovers
+from harness.docker import Docker, DockerError, pip
+from harness.docker.cli import QUICK
+from harness.leftovers import describe
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -87,7 +89,7 @@ def test_a_dockerfile_without_a_base_argument_is_an_error(tmp_path: Path) -> Non
 
 
 def test_only_http_indexes_reach_the_build(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(driver, "_pip_config", lambda key: "")
+    monkeypatch.setattr(pip, "_pip_config", lambda key: "")
     environ = {
         "PIP_INDEX_URL": "https://index.invalid/simple",
         "PIP_EXTRA_INDEX_URL": "file:///opt/pypi/simple http://extra.invalid/simple",
@@ -100,7 +102,7 @@ def test_only_http_indexes_reach_the_build(monkeypatch: pytest.MonkeyPatch) -> N
 
 def test_local_indexes_are_not_passed(monkeypatch: pytest.MonkeyPatch) -> None:
     config = {"global.extra-index-url": "file:///opt/pypi/simple", "global.index-url": ""}
-    monkeypatch.setattr(driver, "_pip_config", config.__getitem__)
+    monkeypatch.setattr(pip, "_pip_config", config.__getitem__)
     assert driver.pip_build_args({}) == {}
 
 
@@ -115,7 +117,7 @@ class RecordingDocker(Docker):
     def run(
         self,
         *args: str,
-        timeout: float = driver.QUICK,
+        timeout: float = QUICK,
         check: bool = True,
         env: object = None,
     ) -> subprocess.CompletedProcess[str]:
@@ -185,11 +187,20 @@ def test_a_run_is_removed_containers_first_and_gone_is_fine() -> None:
     assert removals == [("stop", "--time"), ("rm", "--force"), ("volume", "rm"), ("network", "rm")]
 
 
-def test_leftovers_describe_each_kind() -> None:
-    leftovers = Leftovers(["c"], ["v"], ["n"])
-    assert leftovers
-    assert leftovers.describe() == ["container c", "volume v", "network n"]
-    assert not Leftovers()
+def test_leftovers_name_each_kind() -> None:
+    docker = RecordingDocker(
+        {
+            ("ps", "--format"): (0, "c\n"),
+            ("volume", "ls"): (0, "v\n"),
+            ("network", "ls"): (0, "n\n"),
+        }
+    )
+
+    assert describe(docker.leftovers({"RunId": "run-x"})) == [
+        "docker:container\tc\texists",
+        "docker:volume\tv\texists",
+        "docker:network\tn\texists",
+    ]
 
 
 def test_no_client_is_a_clear_problem_at_once() -> None:

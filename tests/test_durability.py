@@ -21,7 +21,7 @@ import requests
 
 from harness.client import API_KEY_HEADER, ApiClient
 from harness.readiness import wait_for_health
-from harness.targets.base import TargetOptions, TargetUnavailable
+from harness.targets.base import StartFailed, TargetOptions
 from harness.targets.local import LocalTarget
 from tests.live import new_server, server_output
 
@@ -138,17 +138,15 @@ def test_sigterm_stops_cleanly_and_quickly(tmp_path: Path) -> None:
 def container() -> Iterator[LocalTarget]:
     target = LocalTarget(TargetOptions())
     try:
-        target.endpoint = target.start()
-    except TargetUnavailable as exc:
+        with target.deployed():
+            yield target
+    except StartFailed as exc:
+        if not exc.unavailable:
+            raise
         pytest.skip(f"no container here: {exc}")
-    try:
-        yield target
-    finally:
-        target.stop()
 
 
 def test_docker_kill_mid_stream_loses_no_answered_update(container: LocalTarget) -> None:
-    assert container.endpoint is not None
     base_url, api_key = container.endpoint.base_url, container.endpoint.api_key
     with UpdateStream(base_url, api_key) as stream:
         stream.wait_for(ANSWERED_BEFORE_KILL, timeout=60)
@@ -160,7 +158,6 @@ def test_docker_kill_mid_stream_loses_no_answered_update(container: LocalTarget)
 
 
 def test_docker_stop_is_clean_and_quick(container: LocalTarget) -> None:
-    assert container.endpoint is not None
     client = ApiClient(container.endpoint.base_url, container.endpoint.api_key)
     assert client.update({"counter": 1}).status_code == 200
     started = time.monotonic()

@@ -18,9 +18,8 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture(scope="module")
 def local() -> Iterator[LocalTarget]:
     target = LocalTarget(TargetOptions())
-    target.endpoint = target.start()
-    yield target
-    target.stop()
+    with target.deployed():
+        yield target
 
 
 def test_the_root_filesystem_is_read_only_and_only_data_is_writable(local: LocalTarget) -> None:

@@ -9,6 +9,7 @@ import pytest
 from tenacity import Retrying, stop_after_delay, wait_fixed
 
 from harness.docker import Docker
+from harness.labels import RUN_ID_KEY
 from harness.rehearsal.instances import CALLS_PATH, InstanceHost, Sandbox
 from harness.targets.base import new_run_id
 
@@ -22,7 +23,7 @@ def host() -> Iterator[InstanceHost]:
     instance_host = InstanceHost(new_run_id())
     yield instance_host
     instance_host.reap(alive=())
-    assert Docker().leftovers(instance_host.run_id).describe() == []
+    assert Docker().leftovers({RUN_ID_KEY: instance_host.run_id}) == []
 
 
 @pytest.fixture(scope="module")

@@ -23,8 +23,9 @@ from typing import Any
 import boto3
 import pytest
 
+from harness.aws_inventory import Inventory, check
+from harness.leftovers import Leftover
 from harness.ports import free_port
-from harness.teardown import Inventory, Leftover, check
 from scripts.verify_teardown import main
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,7 +7,7 @@
 # Nothing host-specific lives in the repository: the Debian mirror is read from this machine's
 # apt configuration each time the script runs.
 #
-# Whether this image is needed at all is decided in one place, harness/docker.py
+# Whether this image is needed at all is decided in one place, harness/docker/base_image.py
 # (`python -m harness.docker base-image`), which calls this script only when pulling fails.
 #
 # Usage: sudo scripts/build_base_image.sh [--force] [IMAGE]

@@ -23,6 +23,8 @@ from harness.cloud import BootWatch, Cloud, Progress
 from harness.docker import Docker
 from harness.errors import TargetError
 from harness.hcl import load_directory
+from harness.labels import RUN_ID_KEY
+from harness.leftovers import Leftover
 from harness.provider import find_mirror, mirror_cli_config, pinned_version
 from harness.rehearsal.instances import USER_DATA_LOG, InstanceHost
 
@@ -214,5 +216,5 @@ class Rehearsal(Cloud):
         for container in self.host(run).reap(self._instances(run)):
             progress(f"instance ended: removed its sandbox {container}")
 
-    def other_leftovers(self, run: TerraformRun) -> list[str]:
-        return [f"docker {item}" for item in self.docker.leftovers(run.record.run_id).describe()]
+    def other_leftovers(self, run: TerraformRun) -> list[Leftover]:
+        return self.docker.leftovers({RUN_ID_KEY: run.record.run_id})

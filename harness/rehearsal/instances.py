@@ -24,8 +24,9 @@ from pathlib import Path
 
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
-from harness.docker import REPO_ROOT, Docker, DockerError, Labels, choose_base_image
-from harness.naming import INSTANCE_LABEL, PROJECT
+from harness.docker import Docker, DockerError, choose_base_image
+from harness.labels import INSTANCE_LABEL, PROJECT, PROJECT_KEY, RUN_ID_KEY, run_labels
+from harness.paths import REPO_ROOT
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ class InstanceHost:
     def __init__(self, run_id: str, docker: Docker | None = None) -> None:
         self.run_id = run_id
         self.docker = docker or Docker()
-        self.labels = Labels(run_id).as_dict()
+        self.labels = run_labels(run_id)
 
     # -- the sandbox image ------------------------------------------------------------------
 
@@ -116,7 +117,7 @@ class InstanceHost:
                 context,
                 tag,
                 build_args={"BASE_IMAGE": base},
-                labels={"Project": PROJECT},
+                labels={PROJECT_KEY: PROJECT},
                 timeout=BUILD_TIMEOUT,
             )
         return tag
@@ -146,7 +147,7 @@ class InstanceHost:
             "volume",
             "create",
             "--label",
-            f"Project={PROJECT}",
+            f"{PROJECT_KEY}={PROJECT}",
             "--label",
             f"{CACHE_LABEL}=1",
             volume,
@@ -157,7 +158,7 @@ class InstanceHost:
             "--name",
             warmer,
             "--label",
-            f"Project={PROJECT}",
+            f"{PROJECT_KEY}={PROJECT}",
             *SANDBOX_PRIVILEGES,
             "--volume",
             f"{volume}:/var/lib/docker",
@@ -278,7 +279,7 @@ class InstanceHost:
     def sandboxes(self) -> dict[str, str]:
         """The running sandboxes of the run: instance id → container name."""
         found: dict[str, str] = {}
-        for name in self.docker.containers({"RunId": self.run_id}, running_only=True):
+        for name in self.docker.containers({RUN_ID_KEY: self.run_id}, running_only=True):
             instance = self.docker.run(
                 "container",
                 "inspect",

@@ -5,7 +5,10 @@ from __future__ import annotations
 from harness.targets.aws import AwsTarget
 from harness.targets.base import (
     RESTART,
+    TEARDOWN,
     Endpoint,
+    StartFailed,
+    StopFailed,
     Target,
     TargetOptions,
     TargetUnavailable,
@@ -33,7 +36,10 @@ def make_target(name: str, options: TargetOptions) -> Target:
 __all__ = [
     "RESTART",
     "TARGETS",
+    "TEARDOWN",
     "Endpoint",
+    "StartFailed",
+    "StopFailed",
     "Target",
     "TargetOptions",
     "TargetUnavailable",

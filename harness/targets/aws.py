@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, ClassVar
 from harness.cloud import Cloud, RealAws
 from harness.deploy import (
     HEALTH_TIMEOUT,
-    RUNS_DIR,
     TEARDOWN_TIMEOUT,
     RunRecord,
     TerraformRun,
@@ -25,8 +24,10 @@ from harness.deploy import (
     region_from,
     runner_cidrs,
 )
-from harness.readiness import wait_for_health
+from harness.leftovers import Leftover
+from harness.paths import RUNS_DIR
 from harness.targets.base import (
+    TEARDOWN,
     Endpoint,
     Target,
     TargetOptions,
@@ -34,6 +35,7 @@ from harness.targets.base import (
     new_api_key,
     print_progress,
 )
+from harness.targets.url import existing_deployment
 
 if TYPE_CHECKING:
     from harness.rehearsal.emulator import Emulator
@@ -48,11 +50,18 @@ class AwsTarget(Target):
     """Applies terraform/ in the run's own directory, tests the instance, destroys it."""
 
     name = "aws"
-    capabilities: ClassVar[frozenset[str]] = frozenset()
+    lacks: ClassVar[dict[str, str]] = {
+        TEARDOWN: (
+            "the aws target's own session ends with the teardown check of its run; a second "
+            "instance per run for this scenario would cost minutes and money"
+        ),
+    }
 
     def __init__(self, options: TargetOptions) -> None:
         super().__init__(options)
         self.run: TerraformRun | None = None
+        #: The last run started, for leftovers() once it is destroyed.
+        self._last_run: TerraformRun | None = None
         #: The emulator this session started for a rehearsal (None: AWS, or one given).
         self._emulator: Emulator | None = None
         report = options.progress or print_progress
@@ -62,23 +71,24 @@ class AwsTarget(Target):
 
         self.say = say
 
-    def start(self) -> Endpoint:
+    def _start(self) -> Endpoint:
         options = self.options
         if options.base_url:
-            # An existing deployment: test it, touch nothing (no apply, no destroy).
-            base_url = options.base_url.rstrip("/")
+            # An existing deployment: tested as the url target tests one, nothing touched.
             if options.rehearse:
                 from harness.rehearsal import require_loopback
 
-                base_url = require_loopback(base_url, "--base-url in a rehearsal")
-            wait_for_health(base_url, timeout=30.0, progress=self.say)
-            self.say(f"testing the existing deployment at {base_url}; nothing will be destroyed")
-            return Endpoint(base_url, options.api_key)
+                require_loopback(options.base_url, "--base-url in a rehearsal")
+            endpoint = existing_deployment(options)
+            self.say(
+                f"testing the existing deployment at {endpoint.base_url}; nothing will be destroyed"
+            )
+            return endpoint
         runs_dir = options.runs_dir or RUNS_DIR
         health_timeout = options.health_timeout or HEALTH_TIMEOUT
         if options.reuse:
             run = TerraformRun.load(latest_run_dir(runs_dir), progress=self.say)
-            self.run = run
+            self.run = self._last_run = run
             self.say(f"reusing run {run.record.run_id} ({run.workdir}, {run.cloud.kind})")
             return Endpoint(run.reuse(health_timeout=health_timeout), run.api_key())
         cloud = self._cloud()
@@ -89,9 +99,9 @@ class AwsTarget(Target):
             allowed_cidrs=runner_cidrs(cidrs),
         )
         api_key = options.api_key or new_api_key()
-        self.run = TerraformRun.create(
+        self.run = self._last_run = TerraformRun.create(
             record, api_key, cloud=cloud, runs_dir=runs_dir, progress=self.say
-        )  # from here on, stop() destroys
+        )  # from here on, _stop() destroys
         self.say(f"run {record.run_id}: applying in {self.run.workdir} ({cloud.kind})")
         return Endpoint(self.run.deploy(health_timeout=health_timeout), api_key)
 
@@ -114,14 +124,20 @@ class AwsTarget(Target):
             self.say(f"AWS emulator for this session at {url}")
         return Rehearsal(url)
 
-    def stop(self) -> None:
+    def leftovers(self) -> list[Leftover]:
+        """The teardown inventory of the last run: what carries its tags, in AWS or beyond."""
+        if self._last_run is None:
+            return []
+        return self._last_run.check_teardown(timeout=0)
+
+    def _stop(self) -> None:
         run, self.run = self.run, None
         try:
             if run is None:
                 return
             if self.options.keep:
                 runs_dir = f" --runs-dir={run.runs_dir}" if self.options.runs_dir else ""
-                url = self.endpoint.base_url if self.endpoint else "(it never answered)"
+                url = self._endpoint.base_url if self._endpoint else "(it never answered)"
                 self.say(
                     f"kept run {run.record.run_id}: {url}\n"
                     f"  test it again:  pytest features/ --target=aws --reuse{runs_dir}\n"

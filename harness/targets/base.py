@@ -1,4 +1,5 @@
-"""What every target offers: start a deployment, reach it, maybe restart it, stop it."""
+"""What every target offers: a deployment, started and always stopped, where the scenarios
+reach it; maybe a restart, maybe an inventory of what it leaves behind."""
 
 from __future__ import annotations
 
@@ -6,15 +7,19 @@ import secrets
 import sys
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
 from harness.errors import TargetError
+from harness.leftovers import Leftover
 
-#: A target that can stop and start the service over the same data offers this.
+#: Stop and start the service over the same data, at the same endpoint.
 RESTART = "restart"
+#: Start a throw-away deployment of its own kind, tear it down, and list what it left.
+TEARDOWN = "teardown"
 
 
 def print_progress(line: str) -> None:
@@ -56,6 +61,8 @@ class TargetOptions:
     health_timeout: float | None = None
     teardown_timeout: float | None = None
     runs_dir: Path | None = None
+    #: For the local target: the port to publish on 127.0.0.1 (None: a free one).
+    host_port: int | None = None
     #: For the aws target: rehearse offline (an AWS emulator, the instance in a sandbox), with
     #: the emulator at ``emulator_url`` (None: one started for the session).
     rehearse: bool = False
@@ -68,29 +75,108 @@ class TargetUnavailable(TargetError):
     """The target cannot run on this machine; the message says what to do instead."""
 
 
+class StartFailed(TargetError):
+    """A deployment did not start; what it made is removed already. The message says what
+    failed (and what removing it left, if anything): shown as it is, without a traceback."""
+
+    def __init__(self, message: str, *, unavailable: bool) -> None:
+        super().__init__(message)
+        #: The target cannot run here at all (no engine, no --base-url): a usage error.
+        self.unavailable = unavailable
+
+
+class StopFailed(TargetError):
+    """A deployment could not be taken down entirely; the message says what remains."""
+
+
 class Target(ABC):
-    """One kind of deployment the scenarios run against."""
+    """One kind of deployment the scenarios run against.
+
+    A target owns its deployment's lifecycle: :meth:`deployed` starts it, yields where it
+    answers, and stops it however the block ends, with the stop armed before the start (as
+    Terratest defers its destroy before the apply). Subclasses say how to start and stop.
+    """
 
     name: ClassVar[str]
-    #: Capabilities such as RESTART; a scenario tagged with one is skipped elsewhere.
+    #: What it can do beyond answering: RESTART, TEARDOWN. A scenario tagged with one it
+    #: lacks is skipped, with the reason in ``lacks`` (or a generic one).
     capabilities: ClassVar[frozenset[str]] = frozenset()
+    lacks: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, options: TargetOptions) -> None:
         self.options = options
-        #: Set once start() has answered.
-        self.endpoint: Endpoint | None = None
+        self._endpoint: Endpoint | None = None
+
+    @classmethod
+    def why_not(cls, capability: str) -> str | None:
+        """Why this kind of target cannot do ``capability``, or None when it can."""
+        if capability in cls.capabilities:
+            return None
+        return cls.lacks.get(capability, f"the {cls.name} target cannot {capability} the service")
+
+    @property
+    def endpoint(self) -> Endpoint:
+        """Where the deployment answers, while it is deployed."""
+        if self._endpoint is None:
+            raise TargetError(f"the {self.name} deployment is not started")
+        return self._endpoint
+
+    @contextmanager
+    def deployed(self) -> Iterator[Endpoint]:
+        """The deployment, started for the block and stopped however the block ends.
+
+        A start that fails stops what it got as far as making, then raises StartFailed; a
+        stop that fails after the block raises StopFailed. An interrupt (Ctrl-C, SIGTERM)
+        stops the deployment too, and goes on."""
+        try:
+            self._endpoint = self._start()
+        except TargetError as exc:
+            problem = self._stop_saying_why()
+            raise StartFailed(
+                f"{exc}{problem}", unavailable=isinstance(exc, TargetUnavailable)
+            ) from None
+        except BaseException:
+            self._tell(self._stop_saying_why())
+            raise
+        try:
+            yield self._endpoint
+        except BaseException:
+            self._tell(self._stop_saying_why())
+            raise
+        problem = self._stop_saying_why()
+        if problem:
+            raise StopFailed(problem.strip())
+
+    def _stop_saying_why(self) -> str:
+        """Stop; what went wrong, as text to append to a message, or ""."""
+        try:
+            self._stop()
+        except TargetError as exc:
+            return f"\nstopping the {self.name} target failed: {exc}"
+        finally:
+            self._endpoint = None
+        return ""
+
+    def _tell(self, problem: str) -> None:
+        if problem:
+            (self.options.progress or print_progress)(problem.strip())
 
     @abstractmethod
-    def start(self) -> Endpoint:
+    def _start(self) -> Endpoint:
         """Bring the deployment up and wait until it is healthy."""
 
     @abstractmethod
-    def stop(self) -> None:
-        """Take down what start() created (unless told to keep it). Safe to call twice."""
+    def _stop(self) -> None:
+        """Take down what _start() made, all of it even when _start() failed half-way
+        (unless told to keep a deployment that started). Safe to call twice."""
 
     def restart(self) -> None:
         """Stop and start the service over the same data, at the same endpoint."""
         raise TargetUnavailable(f"the {self.name} target cannot restart the service")
+
+    def leftovers(self) -> list[Leftover]:
+        """What still carries this deployment's run id (where the target can tell)."""
+        raise TargetUnavailable(f"the {self.name} target keeps no inventory of its own")
 
     def facts(self) -> dict[str, str]:
         """What a report says this deployment was, besides its URL (e.g. its run id)."""

@@ -9,22 +9,14 @@ from __future__ import annotations
 import logging
 from typing import ClassVar, NoReturn
 
-from harness.docker import (
-    CONTAINER_PORT,
-    LABEL_MANAGED_BY,
-    LABEL_PROJECT,
-    MANAGED_BY,
-    Docker,
-    DockerError,
-    EngineUnavailable,
-    Labels,
-    ensure_image,
-)
-from harness.naming import INSTANCE_LABEL, PROJECT
+from harness.docker import CONTAINER_PORT, Docker, DockerError, EngineUnavailable, ensure_image
+from harness.labels import INSTANCE_LABEL, PROJECT, RUN_ID_KEY, harness_selector, run_labels
+from harness.leftovers import Leftover, describe
 from harness.ports import free_port
 from harness.readiness import wait_for_health
 from harness.targets.base import (
     RESTART,
+    TEARDOWN,
     Endpoint,
     Target,
     TargetOptions,
@@ -45,30 +37,23 @@ class LocalTarget(Target):
     """A container of the image built from this tree, on a free 127.0.0.1 port."""
 
     name = "local"
-    capabilities: ClassVar[frozenset[str]] = frozenset({RESTART})
-
-    #: The host port to publish on; None picks a free one.
-    host_port: int | None = None
+    capabilities: ClassVar[frozenset[str]] = frozenset({RESTART, TEARDOWN})
 
     def __init__(self, options: TargetOptions) -> None:
         super().__init__(options)
         self.docker = Docker()
-        self.labels = Labels(self.options.run_id)
+        self.labels = run_labels(self.options.run_id)
         prefix = f"{PROJECT}-{self.options.run_id}"
         self.container = prefix
         self.volume = f"{prefix}-data"
         self.network = prefix
         self._created = False
+        self._started = False
         self._reused = False
         #: The image the container runs, once started.
         self.image: str | None = None
 
-    @property
-    def base_url(self) -> str:
-        assert self.endpoint is not None, "start() first"
-        return self.endpoint.base_url
-
-    def start(self) -> Endpoint:
+    def _start(self) -> Endpoint:
         try:
             self.docker.require_engine()
         except EngineUnavailable as exc:
@@ -77,28 +62,24 @@ class LocalTarget(Target):
             return self._reuse()
         image = self.image = ensure_image(self.docker, progress=self.options.progress)
         api_key = self.options.api_key or new_api_key()
-        port = self.host_port or free_port()
-        labels = self.labels.as_dict()
-        # Marked before anything exists: stop() removes whatever got created, even after an
+        port = self.options.host_port or free_port()
+        # Marked before anything exists: _stop() removes whatever got created, even after an
         # interrupt half-way through.
         self._created = True
-        try:
-            self.docker.create_network(self.network, labels)
-            self.docker.create_volume(self.volume, labels)
-            self.docker.run_container(
-                image,
-                name=self.container,
-                labels=labels,
-                publish=("127.0.0.1", port, CONTAINER_PORT),
-                env={"API_KEY": api_key},
-                volumes={self.volume: "/data"},
-                network=self.network,
-            )
-            endpoint = Endpoint(f"http://127.0.0.1:{port}", api_key)
-            self._wait_healthy(endpoint.base_url)
-        except BaseException:
-            self.stop(force=True)
-            raise
+        self.docker.create_network(self.network, self.labels)
+        self.docker.create_volume(self.volume, self.labels)
+        self.docker.run_container(
+            image,
+            name=self.container,
+            labels=self.labels,
+            publish=("127.0.0.1", port, CONTAINER_PORT),
+            env={"API_KEY": api_key},
+            volumes={self.volume: "/data"},
+            network=self.network,
+        )
+        endpoint = Endpoint(f"http://127.0.0.1:{port}", api_key)
+        self._wait_healthy(endpoint.base_url)
+        self._started = True
         logger.info(
             "local target: %s (container %s, image %s)", endpoint.base_url, self.container, image
         )
@@ -118,9 +99,7 @@ class LocalTarget(Target):
         """The newest running container a previous --keep left."""
         kept = [
             name
-            for name in self.docker.containers(
-                {LABEL_PROJECT: PROJECT, LABEL_MANAGED_BY: MANAGED_BY}, running_only=True
-            )
+            for name in self.docker.containers(harness_selector(), running_only=True)
             # A rehearsal's sandbox plays an EC2 instance: not a local deployment.
             if INSTANCE_LABEL not in (self.docker.inspect(name)["Config"]["Labels"] or {})
         ]
@@ -142,19 +121,17 @@ class LocalTarget(Target):
 
     def restart(self) -> None:
         self.docker.restart(self.container, stop_timeout=STOP_TIMEOUT)
-        self._wait_healthy(self.base_url)
+        self._wait_healthy(self.endpoint.base_url)
 
-    def stop(self, *, force: bool = False) -> None:
-        if self._reused:
+    def _stop(self) -> None:
+        if self._reused or not self._created:
             return
-        if not self._created:
-            return
-        if self.options.keep and not force:
-            url = self.endpoint.base_url if self.endpoint else "(not started)"
+        if self.options.keep and self._started:
             say = self.options.progress or print_progress
             say(
-                f"kept container {self.container} at {url}; test it again with --reuse, "
-                f"remove it with: python -m harness.docker clean --run-id {self.options.run_id}"
+                f"kept container {self.container} at {self.endpoint.base_url}; test it again "
+                f"with --reuse, remove it with: "
+                f"python -m harness.docker clean --run-id {self.options.run_id}"
             )
             return
         self.docker.remove_run(
@@ -164,14 +141,14 @@ class LocalTarget(Target):
             networks=[self.network],
             stop_timeout=STOP_TIMEOUT,
         )
-        self._created = False
+        self._created = self._started = False
         remaining = self.leftovers()
         if remaining:
-            raise DockerError(f"still there after stopping the local target: {remaining}")
+            raise DockerError(f"still there after stopping the local target: {describe(remaining)}")
 
-    def leftovers(self) -> list[str]:
+    def leftovers(self) -> list[Leftover]:
         """What still carries this run's id on the engine."""
-        return self.docker.leftovers(self.options.run_id).describe()
+        return self.docker.leftovers({RUN_ID_KEY: self.options.run_id})
 
 
 def raise_unavailable(reason: object) -> NoReturn:

@@ -12,13 +12,13 @@ import tempfile
 from pathlib import Path
 from typing import IO
 
+from harness.leftovers import Leftover
+from harness.paths import REPO_ROOT
 from harness.ports import free_port
 from harness.readiness import wait_for_health
-from harness.targets.base import RESTART, Endpoint, Target, new_api_key
+from harness.targets.base import RESTART, TEARDOWN, Endpoint, Target, new_api_key
 
 logger = logging.getLogger(__name__)
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 class ServiceProcess:
@@ -106,14 +106,14 @@ class ProcessTarget(Target):
     """A fresh server with its own temporary database and a generated API key."""
 
     name = "process"
-    capabilities = frozenset({RESTART})
+    capabilities = frozenset({RESTART, TEARDOWN})
 
     _workdir: Path | None = None
     _server: ServiceProcess | None = None
     #: What start() made, remembered past stop() so that leftovers() can look for it.
     _made: tuple[int | None, Path] | None = None
 
-    def start(self) -> Endpoint:
+    def _start(self) -> Endpoint:
         self._workdir = Path(tempfile.mkdtemp(prefix=f"state-api-{self.options.run_id}-"))
         self._made = (None, self._workdir)
         api_key = self.options.api_key or new_api_key()
@@ -135,19 +135,21 @@ class ProcessTarget(Target):
         self._server.start()
         self._made = (self._server.pid, self._workdir)
 
-    def leftovers(self) -> list[str]:
+    def leftovers(self) -> list[Leftover]:
         """The server process and the data directory of this run, while they exist."""
         if self._made is None:
             return []
         pid, workdir = self._made
         found = []
         if pid is not None and _running(pid):
-            found.append(f"process {pid} (uvicorn of {self.options.run_id})")
+            found.append(
+                Leftover("process", str(pid), f"running (uvicorn of {self.options.run_id})")
+            )
         if workdir.exists():
-            found.append(f"directory {workdir}")
+            found.append(Leftover("directory", str(workdir)))
         return found
 
-    def stop(self) -> None:
+    def _stop(self) -> None:
         if self._server is not None:
             self._server.stop()
             self._server = None
