@@ -16,9 +16,14 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 
 stamp="$venv/.installed-$(basename "$requirements")"
-digest="$(cat "$root/requirements.txt" "$root/$requirements" | sha256sum | cut -d' ' -f1)"
+digest="$(cat "$root/requirements.txt" "$root/$requirements" "$root/pyproject.toml" | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null || true)" != "$digest" ]; then
   echo "installing $requirements into $venv" >&2
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$root/$requirements"
+  if [ "$requirements" = requirements-dev.txt ]; then
+    # This repository itself, editable: the harness imports from anywhere, and the tools for
+    # people (pyproject.toml's [project.scripts]) land in $venv/bin.
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps -e "$root"
+  fi
   echo "$digest" >"$stamp"
 fi

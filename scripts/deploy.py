@@ -36,13 +36,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-# Run as `python scripts/deploy.py`: the harness package is in the repository root.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from harness.cloud import Cloud, RealAws
 from harness.deploy import (
     HEALTH_TIMEOUT,
-    RUNS_DIR,
     DeploymentError,
     RunRecord,
     TerraformRun,
@@ -50,6 +46,7 @@ from harness.deploy import (
     runner_cidrs,
 )
 from harness.errors import TargetError
+from harness.paths import RUNS_DIR
 from harness.signals import signals_interrupt
 from harness.targets.aws import REHEARSAL_CIDRS
 from harness.targets.base import new_api_key, new_run_id

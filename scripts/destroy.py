@@ -21,10 +21,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-# Run as `python scripts/destroy.py`: the harness package is in the repository root.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from harness.deploy import RUNS_DIR, DeploymentError, TerraformRun, latest_run_dir
+from harness.deploy import DeploymentError, TerraformRun, latest_run_dir
+from harness.paths import RUNS_DIR
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Build the image and start it on http://127.0.0.1:5000, for a person to try (not for tests).
 
-``scripts/run_container.sh`` runs this module. The container is the ``local`` target's, with a
+``scripts/run_container.sh`` runs this script. The container is the ``local`` target's, with a
 fixed run id so that running it again replaces it and ``--stop`` finds it.
 
 Exit codes: 0 started (or stopped); 1 it could not be started; 3 no Docker engine answers.
@@ -15,8 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from harness.docker import Docker, DockerError, EngineUnavailable
-from harness.readiness import NotHealthy
-from harness.targets.base import TargetOptions, TargetUnavailable, new_api_key
+from harness.targets.base import StartFailed, TargetOptions, new_api_key
 from harness.targets.local import LocalTarget
 
 logger = logging.getLogger(__name__)
@@ -56,22 +55,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
     api_key = args.api_key or new_api_key()
-    target = LocalTarget(TargetOptions(api_key=api_key, keep=True, run_id=RUN_ID))
-    target.host_port = args.port
+    # Kept when it has started: that is the point of this script.
+    options = TargetOptions(api_key=api_key, keep=True, run_id=RUN_ID, host_port=args.port)
+    target = LocalTarget(options)
     try:
         docker.require_engine()
         docker.remove_run(RUN_ID)  # a previous run of this script: replace it
-        endpoint = target.start()
-    except (TargetUnavailable, EngineUnavailable) as exc:
+        with target.deployed() as endpoint:
+            print(f"the service runs in container {target.container} at {endpoint.base_url}")
+            print(f"API key (X-API-KEY header of POST /update): {api_key}")
+            print(f"logs: docker logs -f {target.container}")
+            print(f"stop it (and delete its data): {STOP_COMMAND}")
+    except EngineUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
-    except (DockerError, NotHealthy) as exc:
+    except StartFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3 if exc.unavailable else 1
+    except DockerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"the service runs in container {target.container} at {endpoint.base_url}")
-    print(f"API key (X-API-KEY header of POST /update): {api_key}")
-    print(f"logs: docker logs -f {target.container}")
-    print(f"stop it (and delete its data): {STOP_COMMAND}")
     return 0
 
 

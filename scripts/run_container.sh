@@ -8,4 +8,4 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/bootstrap.sh" requirements-dev.txt
 cd "$root"
-exec "${VENV:-$root/.venv}/bin/python" -m harness.run_container "$@"
+exec "${VENV:-$root/.venv}/bin/python" "$root/scripts/run_container.py" "$@"

@@ -22,18 +22,14 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
-# Run as `python scripts/verify_teardown.py`: the harness package is in the repository root.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from harness.teardown import (
+from harness.aws_inventory import (
     CheckError,
     Leftover,
     check,
-    format_leftovers,
     tags_from_pairs,
 )
+from harness.leftovers import describe
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +98,7 @@ def _report(
         }
         print(json.dumps(document, indent=2))
         return
-    for line in format_leftovers(leftovers):
+    for line in describe(leftovers):
         print(line)
     print(message, file=sys.stderr if status == "error" else sys.stdout)
 

@@ -1,0 +1,1 @@
+"""The tools for people: thin command lines over the harness (see pyproject.toml)."""
