@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness import processes
 from harness.ports import free_port
 from harness.readiness import wait_for_health
 
@@ -69,12 +70,7 @@ def serve(
             wait_for_health(base_url, timeout=60, still_alive=lambda: process.poll() is None)
             yield Served(base_url, process.pid)
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            processes.stop(process, timeout=30)
 
 
 def rss_mib(pid: int) -> tuple[float, float]:

@@ -33,7 +33,7 @@ from typing import Any
 
 import requests
 
-from harness import aws_inventory
+from harness import aws_inventory, processes
 from harness.bundle import app_bundle, sha256
 from harness.cloud import Cloud, cloud_from_record
 from harness.delivery import deliver
@@ -481,14 +481,7 @@ class TerraformRun:
 
 def _interrupt(process: subprocess.Popen[str]) -> None:
     """Ask Terraform to stop as Ctrl-C would, and wait for it to save its state."""
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGINT)
-    try:
-        process.wait(timeout=INTERRUPT_GRACE)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    processes.stop(process, ask=signal.SIGINT, timeout=INTERRUPT_GRACE)
 
 
 def _locked_version(lock: Path) -> str | None:

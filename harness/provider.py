@@ -92,10 +92,9 @@ def validate(directory: Path = TERRAFORM_DIR) -> tuple[bool, str]:
     mirror when there is one (else from the registry); returns whether it passed, and what
     Terraform said."""
     import shutil
-    import subprocess
     import tempfile
 
-    from harness.terraform import terraform_command
+    from harness import terraform
 
     version = pinned_version(directory)
     mirror = find_mirror(version)
@@ -107,15 +106,7 @@ def validate(directory: Path = TERRAFORM_DIR) -> tuple[bool, str]:
         env = {**os.environ, "TF_CLI_CONFIG_FILE": str(config), "TF_IN_AUTOMATION": "1"}
         said: list[str] = []
         for args in (("init", "-backend=false", "-input=false"), ("validate",)):
-            done = subprocess.run(  # nosec B603 - terraform with fixed arguments, no shell
-                [*terraform_command(), *args, "-no-color"],
-                cwd=copy,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=600,
-                check=False,
-            )
+            done = terraform.run(args, cwd=copy, env=env)
             said.append((done.stdout + done.stderr).strip())
             if done.returncode != 0:
                 where = f"the mirror {mirror}" if mirror else "the registry (no mirror found)"

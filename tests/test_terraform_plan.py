@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 
+from harness import terraform
 from harness.bundle import sha256
 from harness.deploy import RunRecord, TerraformRun
 from harness.rehearsal import Rehearsal
 from harness.rehearsal.emulator import Emulator
-from harness.terraform import terraform_command
 from harness.terraform_rules import USER_DATA_LIMIT
 from tests.test_aws_rehearsal import _missing
 
@@ -60,27 +60,14 @@ def workdir(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Ter
 def plan(run: TerraformRun, **variables: str) -> subprocess.CompletedProcess[str]:
     """``terraform plan`` of the run's copy with ``variables`` over the run's own."""
     env = {**run.environment(), **{f"TF_VAR_{k}": v for k, v in variables.items()}}
-    return subprocess.run(
-        [*terraform_command(), "plan", "-input=false", "-no-color", "-lock=false", "-out=plan.bin"],
-        cwd=run.tf_dir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    return terraform.run(
+        ("plan", "-input=false", "-lock=false", "-out=plan.bin"), cwd=run.tf_dir, env=env
     )
 
 
 def planned_instance(run: TerraformRun) -> dict[str, Any]:
-    shown = subprocess.run(
-        [*terraform_command(), "show", "-json", "plan.bin"],
-        cwd=run.tf_dir,
-        env=run.environment(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
+    shown = terraform.run(("show", "-json", "plan.bin"), cwd=run.tf_dir, env=run.environment())
+    assert shown.returncode == 0, shown.stderr
     resources = json.loads(shown.stdout)["planned_values"]["root_module"]["resources"]
     instance: dict[str, Any] = next(r for r in resources if r["address"] == "aws_instance.api")
     return instance["values"]
@@ -186,18 +173,9 @@ def fillers_by_size(run: TerraformRun, tmp_path: Path, wanted: set[int]) -> Mapp
     (directory / "sizes.auto.tfvars.json").write_text(
         json.dumps({"values": values, "filler": filler, "lengths": lengths})
     )
-    env = {"TF_CLI_CONFIG_FILE": str(directory / "none.tfrc"), "PATH": run.environment()["PATH"]}
-    (directory / "none.tfrc").write_text("")
+    env = terraform.quiet_cli_config(directory)
     for args in (("apply", "-auto-approve", "-input=false"), ("output", "-json")):
-        done = subprocess.run(
-            [*terraform_command(), *args, "-no-color"],
-            cwd=directory,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
+        done = terraform.run(args, cwd=directory, env=env, timeout=300)
         assert done.returncode == 0, done.stderr
     encodings = json.loads(done.stdout)["encodings"]["value"]
     # Four base64 characters carry three bytes; each "=" of padding, one byte less.

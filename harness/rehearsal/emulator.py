@@ -26,6 +26,7 @@ from types import TracebackType
 import requests
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
+from harness import processes
 from harness.errors import TargetError
 from harness.ports import free_port
 from harness.rehearsal.front import Call, Front, Interceptor
@@ -106,14 +107,8 @@ class Emulator:
         if self._front is not None:
             self._front.stop()
         process, self._process = self._process, None
-        if process is None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        if process is not None:
+            processes.stop(process)
 
     def __enter__(self) -> Emulator:
         return self.start()

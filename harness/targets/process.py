@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import IO
 
+from harness import processes
 from harness.leftovers import Leftover
 from harness.paths import REPO_ROOT
 from harness.ports import free_port
@@ -79,15 +79,7 @@ class ServiceProcess:
         """SIGTERM, then SIGKILL after ``timeout``. Returns the exit code."""
         code = None
         if self._process is not None:
-            if self._process.poll() is None:
-                self._process.send_signal(signal.SIGTERM)
-                try:
-                    self._process.wait(timeout=timeout)
-                except subprocess.TimeoutExpired:
-                    logger.warning("the server ignored SIGTERM for %ss; killing it", timeout)
-                    self._process.kill()
-                    self._process.wait()
-            code = self._process.returncode
+            code = processes.stop(self._process, timeout=timeout)
             self._process = None
         if self._log is not None:
             self._log.close()
