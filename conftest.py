@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from pytest_bdd.scenario import scenario_wrapper_template_registry
 
 from harness.client import ApiClient
 from harness.signals import signals_interrupt
@@ -41,6 +42,8 @@ pytest_plugins = [
 
 #: Scenario tags that name a capability the target must offer.
 CAPABILITY_TAGS = (RESTART, TEARDOWN)
+#: The features whose scenarios start no deployment (they read terraform/): not slow.
+NO_DEPLOYMENT = frozenset({"infrastructure.feature"})
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -100,13 +103,22 @@ def pytest_configure(config: pytest.Config) -> None:
     signals_interrupt()
 
 
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     kind = TARGETS[config.getoption("--target")]
     for item in items:
+        if _needs_a_deployment(item):
+            item.add_marker(pytest.mark.slow)
         for capability in CAPABILITY_TAGS:
             reason = kind.why_not(capability)
             if reason and item.get_closest_marker(capability) is not None:
                 item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def _needs_a_deployment(item: pytest.Item) -> bool:
+    """Whether a scenario runs against a deployment (all but those that read terraform/)."""
+    scenario = scenario_wrapper_template_registry.get(getattr(item, "obj", None))
+    return scenario is not None and Path(scenario.feature.filename).name not in NO_DEPLOYMENT
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 
 from app.store import LogStore
+from harness.docker import Docker
+from harness.provider import find_mirror, pinned_version
 from harness.rehearsal.emulator import Emulator
+from harness.terraform import TerraformNotFound, terraform_command
 
 
 @pytest.fixture
@@ -48,3 +51,29 @@ def moto_endpoint() -> Iterator[str]:
     rehearsal's front, as the cloud path's rehearsal reaches it)."""
     with Emulator() as emulator:
         yield emulator.url
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> Docker:
+    """A Docker engine that answers; a test that needs one is skipped, saying why, where none
+    does (asked when the test runs, never when the module is imported)."""
+    docker = Docker()
+    problem = docker.engine_problem()
+    if problem is not None:
+        pytest.skip(f"needs a Docker engine: {problem} (sudo scripts/ensure_docker.sh)")
+    return docker
+
+
+@pytest.fixture(scope="session")
+def rehearsal_tools(docker_engine: Docker) -> None:
+    """What the cloud path's rehearsal needs besides Docker: Terraform, and the pinned AWS
+    provider from a mirror (the registry cannot be reached from these machines)."""
+    try:
+        terraform_command()
+    except TerraformNotFound as exc:
+        pytest.skip(str(exc))
+    if find_mirror(pinned_version()) is None:
+        pytest.skip(
+            f"no mirror of the AWS provider {pinned_version()} on this machine "
+            "(set TF_PROVIDER_MIRROR; the registry cannot be reached here)"
+        )

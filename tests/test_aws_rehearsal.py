@@ -31,13 +31,11 @@ from harness import aws_inventory
 from harness.docker import Docker
 from harness.labels import PROJECT, RUN_ID_KEY, run_selector
 from harness.leftovers import describe
-from harness.provider import find_mirror, pinned_version
 from harness.rehearsal import Rehearsal
 from harness.rehearsal.emulator import Emulator
 from harness.rehearsal.front import Call, Refusal
 from harness.rehearsal.instances import CALLS_PATH, InstanceHost
 from harness.report.plugin import nested_args
-from harness.terraform import TerraformNotFound, terraform_command
 
 ROOT = Path(__file__).resolve().parents[1]
 REHEARSAL = ROOT / "tests" / "rehearsal"
@@ -47,25 +45,7 @@ RUN_ID = re.compile(r"\brun (run-[0-9a-f]{12})\b")
 VERIFIED = "teardown verified: nothing tagged RunId="
 
 
-def _missing() -> str | None:
-    if not Docker().engine_available():
-        return "the rehearsal's instance is a container: no Docker engine answers"
-    try:
-        terraform_command()
-    except TerraformNotFound as exc:
-        return str(exc)
-    if find_mirror(pinned_version()) is None:
-        return (
-            f"no mirror of the AWS provider {pinned_version()} on this machine "
-            "(set TF_PROVIDER_MIRROR; the registry cannot be reached here)"
-        )
-    return None
-
-
-pytestmark = [
-    pytest.mark.rehearsal,
-    pytest.mark.skipif(_missing() is not None, reason=str(_missing())),
-]
+pytestmark = [pytest.mark.slow, pytest.mark.rehearsal, pytest.mark.usefixtures("rehearsal_tools")]
 
 
 @dataclass

@@ -23,6 +23,8 @@ from harness.client import API_KEY_HEADER, ApiClient
 from harness.targets.process import ServiceProcess
 from tests.live import running_server
 
+pytestmark = pytest.mark.slow  # a real server
+
 JSON = "application/json"
 MAX_MESSAGE = 1024  # MAX_MESSAGE_LENGTH's default; checked against the server's document below
 MAX_BODY = 16 * 1024  # MAX_BODY_BYTES's default

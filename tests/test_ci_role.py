@@ -15,12 +15,9 @@ import pytest
 from harness.deploy import TerraformRun
 from harness.rehearsal import CREDENTIALS, INSTANCE_HOST_KEY_ID
 from harness.rehearsal.emulator import Emulator
-from tests.test_aws_rehearsal import RUN_ID, _missing
+from tests.test_aws_rehearsal import RUN_ID
 
-pytestmark = [
-    pytest.mark.rehearsal,
-    pytest.mark.skipif(_missing() is not None, reason=str(_missing())),
-]
+pytestmark = [pytest.mark.slow, pytest.mark.rehearsal, pytest.mark.usefixtures("rehearsal_tools")]
 
 ROOT = Path(__file__).resolve().parents[1]
 POLICY = ROOT / "terraform" / "ci-role" / "policy.json"

@@ -16,6 +16,8 @@ from harness.client import API_KEY_HEADER, ApiClient
 from harness.targets.process import ServiceProcess
 from tests.live import running_server, server_output
 
+pytestmark = pytest.mark.slow  # a real server
+
 UPDATES = 500
 WORKERS = 40
 

@@ -228,7 +228,8 @@ def test_a_hung_engine_is_given_up_on_in_time(tmp_path: Path) -> None:
     assert time.monotonic() - started < 5
 
 
-@pytest.mark.skipif(not Docker().engine_available(), reason="no Docker engine answers here")
+@pytest.mark.slow
+@pytest.mark.usefixtures("docker_engine")
 def test_a_real_unchanged_tree_reuses_its_image() -> None:
     docker = Docker()
     first = driver.ensure_image(docker)

@@ -25,6 +25,8 @@ from harness.targets.base import StartFailed, TargetOptions
 from harness.targets.local import LocalTarget
 from tests.live import new_server, server_output
 
+pytestmark = pytest.mark.slow  # real servers and containers
+
 STREAMS = 4
 #: Updates answered before the crash: enough that it lands mid-stream, not at the start.
 ANSWERED_BEFORE_KILL = 150

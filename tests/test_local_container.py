@@ -10,9 +10,7 @@ from harness.docker import Docker
 from harness.targets.base import TargetOptions
 from harness.targets.local import LocalTarget
 
-pytestmark = pytest.mark.skipif(
-    not Docker().engine_available(), reason="needs a Docker engine (scripts/ensure_docker.sh)"
-)
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("docker_engine")]  # a real container
 
 
 @pytest.fixture(scope="module")

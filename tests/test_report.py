@@ -24,6 +24,8 @@ from harness.report.results import read, targets
 from harness.targets.base import new_api_key
 from tests.live import running_server
 
+pytestmark = pytest.mark.slow  # nested pytest sessions and a browser
+
 ROOT = Path(__file__).resolve().parents[1]
 #: Recognisable, with letters in both cases, so that a swapped case is a different key.
 KEY = "Key-" + new_api_key()

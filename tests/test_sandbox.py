@@ -13,9 +13,7 @@ from harness.labels import RUN_ID_KEY
 from harness.rehearsal.instances import CALLS_PATH, InstanceHost, Sandbox
 from harness.targets.base import new_run_id
 
-pytestmark = pytest.mark.skipif(
-    not Docker().engine_available(), reason="the sandbox is a container: no Docker engine answers"
-)
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("docker_engine")]  # sandbox containers
 
 
 @pytest.fixture(scope="module")

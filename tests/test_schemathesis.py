@@ -20,6 +20,8 @@ import pytest
 from harness.targets.process import ServiceProcess
 from tests.live import running_server, server_output
 
+pytestmark = pytest.mark.slow  # a real server
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONFIG = REPO_ROOT / "tests" / "schemathesis.toml"
 MAX_EXAMPLES = 150

@@ -15,6 +15,8 @@ from harness.targets.base import new_api_key
 from harness.targets.process import ServiceProcess
 from tests.live import running_server, server_output
 
+pytestmark = pytest.mark.slow  # real servers
+
 #: Recognisable, with letters in both cases, so that a swapped case is a different key.
 KEY = "Key-" + new_api_key()
 

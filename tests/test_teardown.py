@@ -28,6 +28,8 @@ from harness.leftovers import Leftover
 from harness.ports import free_port
 from scripts.verify_teardown import main
 
+pytestmark = pytest.mark.slow  # an AWS emulator
+
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "verify_teardown.py"
 REGION = "eu-west-1"

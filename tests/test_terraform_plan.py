@@ -23,12 +23,8 @@ from harness.deploy import RunRecord, TerraformRun
 from harness.rehearsal import Rehearsal
 from harness.rehearsal.emulator import Emulator
 from harness.terraform_rules import USER_DATA_LIMIT
-from tests.test_aws_rehearsal import _missing
 
-pytestmark = [
-    pytest.mark.rehearsal,
-    pytest.mark.skipif(_missing() is not None, reason=str(_missing())),
-]
+pytestmark = [pytest.mark.slow, pytest.mark.rehearsal, pytest.mark.usefixtures("rehearsal_tools")]
 
 REGION = "us-east-1"
 #: A region of the emulator whose default VPC these tests delete.

@@ -21,6 +21,8 @@ from harness.ports import free_port
 from harness.terraform import TERRAFORM_DIR
 from harness.terraform_rules import USER_DATA_LIMIT, RenderedTemplate, render_template
 
+pytestmark = pytest.mark.slow  # Terraform and the instance's receiver, a real server
+
 TEMPLATE = TERRAFORM_DIR / "user_data.sh"
 API_KEY = "k3y-of-the-test_0123456789abcdefABCDEF"
 
