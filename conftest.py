@@ -117,7 +117,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def _needs_a_deployment(item: pytest.Item) -> bool:
     """Whether a scenario runs against a deployment (all but those that read terraform/)."""
-    scenario = scenario_wrapper_template_registry.get(getattr(item, "obj", None))
+    function = getattr(item, "obj", None)
+    scenario = scenario_wrapper_template_registry.get(function) if callable(function) else None
     return scenario is not None and Path(scenario.feature.filename).name not in NO_DEPLOYMENT
 
 

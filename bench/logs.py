@@ -13,6 +13,7 @@ the position): the baseline of this run.
 
 from __future__ import annotations
 
+import functools
 import http.client
 import json
 import logging
@@ -151,11 +152,11 @@ def store_latencies(
     for kind, query in params.items():
         if "page" in query:
             page = int(query["page"])
-            reads[f"store: {kind}"] = lambda page=page: store.page(page, LIMIT)
-            reads[f"before (COUNT + OFFSET): {kind}"] = lambda page=page: before(page)
+            reads[f"store: {kind}"] = functools.partial(store.page, page, LIMIT)
+            reads[f"before (COUNT + OFFSET): {kind}"] = functools.partial(before, page)
         else:
             position = store.cursors.decode(query["cursor"]) if "cursor" in query else None
-            reads[f"store: {kind}"] = lambda position=position: store.page_after(position, LIMIT)
+            reads[f"store: {kind}"] = functools.partial(store.page_after, position, LIMIT)
     times: dict[str, list[float]] = {name: [] for name in reads}
     try:
         order = list(reads)
@@ -214,7 +215,7 @@ def measure(
                 throughput = throughput_beside_bare(
                     served.base_url, bare.base_url, post, seconds, rounds
                 )
-        figures = {
+        figures: dict[str, Any] = {
             "http_ms": {
                 kind: {
                     **Spread.of(values).as_dict(),

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Static checks, each at zero findings (a skip is justified in a comment where it is made):
-#   ruff (lint and format), mypy (strict on app/ and harness/), bandit (app/ harness/ scripts/),
+#   ruff (lint and format), mypy (strict on every Python folder), bandit (app/ harness/ scripts/),
 #   hadolint (Dockerfile), shellcheck (every *.sh, terraform/user_data.sh included),
 #   terraform validate (terraform/ and terraform/ci-role/, with the pinned AWS provider),
 #   checkov (terraform/, from its own virtual environment: it pins dependencies of its own),

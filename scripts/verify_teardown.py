@@ -25,11 +25,10 @@ from collections.abc import Sequence
 
 from harness.aws_inventory import (
     CheckError,
-    Leftover,
     check,
     tags_from_pairs,
 )
-from harness.leftovers import describe
+from harness.leftovers import Leftover, describe
 
 logger = logging.getLogger(__name__)
 

@@ -132,7 +132,7 @@ def test_the_writer_scrubs_results_and_attachments_before_they_reach_the_disk(
     source = tmp_path / "captured.txt"
     source.write_text(f"stdout: {KEY}\n")
 
-    writer.report_result(result)
+    writer.report_result(result)  # type: ignore[no-untyped-call]
     writer.report_attached_data(body=f"body {KEY}", file_name="a-attachment.txt")
     writer.report_attached_data(body=f"bytes {KEY}".encode(), file_name="b-attachment.txt")
     writer.report_attached_file(source=source, file_name="c-attachment.txt")

@@ -65,8 +65,9 @@ def planned_instance(run: TerraformRun) -> dict[str, Any]:
     shown = terraform.run(("show", "-json", "plan.bin"), cwd=run.tf_dir, env=run.environment())
     assert shown.returncode == 0, shown.stderr
     resources = json.loads(shown.stdout)["planned_values"]["root_module"]["resources"]
-    instance: dict[str, Any] = next(r for r in resources if r["address"] == "aws_instance.api")
-    return instance["values"]
+    instance = next(r for r in resources if r["address"] == "aws_instance.api")
+    values: dict[str, Any] = instance["values"]
+    return values
 
 
 def ami_architecture(emulator: Emulator, ami: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import yaml
@@ -15,7 +15,7 @@ WORKFLOWS = Path(__file__).resolve().parents[1] / ".github" / "workflows"
 def load(name: str) -> dict[str, Any]:
     workflow: dict[str, Any] = yaml.safe_load((WORKFLOWS / name).read_text())
     # YAML 1.1 reads the key "on" as True.
-    workflow["on"] = workflow.pop(True, workflow.get("on"))
+    workflow["on"] = cast(dict[Any, Any], workflow).pop(True, workflow.get("on"))
     return workflow
 
 
