@@ -20,12 +20,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from harness import aws_inventory
 from harness.docker import Docker
@@ -244,13 +244,15 @@ def test_the_first_boot_arms_the_dead_mans_switch_before_anything_else(
 
 
 def _wait_for_calls(container: str, needle: str, timeout: float = 60) -> list[str]:
+    """The sandbox's recorded calls, once one of them holds ``needle`` (or at the timeout)."""
     host = InstanceHost("any")
-    deadline = time.monotonic() + timeout
-    while True:
-        lines = host.read(container, CALLS_PATH).splitlines()
-        if any(needle in line for line in lines) or time.monotonic() > deadline:
-            return lines
-        time.sleep(0.5)
+    lines: list[str] = Retrying(
+        stop=stop_after_delay(timeout),
+        wait=wait_fixed(0.5),
+        retry=retry_if_result(lambda found: not any(needle in line for line in found)),
+        retry_error_callback=lambda state: state.outcome.result() if state.outcome else [],
+    )(lambda: host.read(container, CALLS_PATH).splitlines())
+    return lines
 
 
 def test_an_apply_refused_half_way_destroys_what_it_made(
@@ -291,11 +293,11 @@ def test_a_signal_during_the_apply_still_destroys(
         start_new_session=True,
     )
     try:
-        deadline = time.monotonic() + 120
-        while not any(call.action == "RunInstances" for call in emulator.calls()[seen:]):
-            assert process.poll() is None, process.communicate()[0]
-            assert time.monotonic() < deadline, "the apply never reached RunInstances"
-            time.sleep(0.1)
+        for attempt in Retrying(stop=stop_after_delay(120), wait=wait_fixed(0.1), reraise=True):
+            with attempt:
+                assert process.poll() is None, process.communicate()[0]
+                called = [call.action for call in emulator.calls()[seen:]]
+                assert "RunInstances" in called, "the apply never reached RunInstances"
         os.killpg(process.pid, signum)
         output, _ = process.communicate(timeout=300)
     finally:
