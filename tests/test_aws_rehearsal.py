@@ -180,7 +180,7 @@ def test_a_green_run_tests_the_instance_then_destroys_it(
     session = run_session(emulator, env, tmp_path, "features/", *nested_args(pytestconfig))
 
     assert session.returncode == 0, session.output
-    assert re.search(r"\b9\d passed\b", session.output), session.output
+    assert re.search(r"\b\d+ passed\b", session.output), session.output
     assert "failed" not in session.output
     assert f"{VERIFIED}{session.run_id} remains" in session.output
     assert "first boot of its user data" in session.output

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from harness import terraform
-from harness.bundle import sha256
 from harness.deploy import RunRecord, TerraformRun
+from harness.hcl import load_directory
 from harness.rehearsal import Rehearsal
 from harness.rehearsal.emulator import Emulator
 from harness.terraform_rules import USER_DATA_LIMIT
@@ -132,16 +132,26 @@ output "encodings" {
 
 
 def _template_values(run: TerraformRun) -> dict[str, Any]:
-    """What main.tf gives templatefile(), for this run."""
+    """What main.tf gives templatefile() for this run: its variables as the harness passes
+    them (TF_VAR_*), the defaults of those it does not, and main.tf's own image name."""
+    passed = {
+        name.removeprefix("TF_VAR_"): value
+        for name, value in run.variables().items()
+        if name.startswith("TF_VAR_")
+    }
+    defaults = {
+        name: body.get("default") for name, body in load_directory(run.tf_dir).variables().items()
+    }
+    values = {**defaults, **passed}
     return {
-        "api_key": API_KEY,
-        "base_image": "public.ecr.aws/docker/library/python:3.11-slim",
-        "bundle_sha256": sha256(run.bundle),
-        "image": f"state-api-api:{run.record.run_id}",
-        "managed_by": "terraform",
-        "project": "state-api",
-        "run_id": run.record.run_id,
-        "ttl_minutes": 120,
+        "api_key": values["api_key"],
+        "base_image": values["base_image"],
+        "bundle_sha256": values["app_bundle_sha256"],
+        "image": f"{values['project']}-api:{values['run_id']}",
+        "managed_by": values["managed_by"],
+        "project": values["project"],
+        "run_id": values["run_id"],
+        "ttl_minutes": values["ttl_minutes"],
     }
 
 
