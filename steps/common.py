@@ -25,6 +25,16 @@ class Snapshot:
     total: int
 
 
+def as_entry(answered: dict[str, Any]) -> dict[str, Any]:
+    """The log entry that an answer to an update promises."""
+    return {
+        "id": answered["log_id"],
+        "timestamp": answered["timestamp"],
+        "old_value": answered["old_state"],
+        "new_value": answered["state"],
+    }
+
+
 @dataclass
 class Made:
     """The updates a scenario made itself, oldest first, as the service answered them."""
@@ -101,3 +111,9 @@ def logged_once(client: ApiClient, before: Snapshot) -> None:
 @then(parsers.parse('the status shows counter {counter:d} and message "{message}"'))
 def status_shows(client: ApiClient, counter: int, message: str) -> None:
     assert client.current_state() == {"counter": counter, "message": message}
+
+
+@then("the log's newest entry is the update as answered")
+def newest_entry_is_update(client: ApiClient, answer: requests.Response) -> None:
+    assert answer.status_code == 200, answer.text
+    assert client.newest_entry() == as_entry(answer.json())
