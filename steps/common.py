@@ -10,11 +10,14 @@ from typing import Any
 import pytest
 import requests
 from pytest_bdd import given, parsers, then
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from harness.client import ApiClient
 
 #: How far the service's clock may be from the test machine's.
 CLOCK_TOLERANCE = timedelta(minutes=2)
+#: How long "the service is running" waits for the service to answer its health check.
+READY_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True)
@@ -58,8 +61,22 @@ def assert_utc_iso8601_now(text: str) -> None:
 
 
 @given("the service is running")
-@then("the service is running")
 def service_is_running(client: ApiClient) -> None:
+    # Every target waits for its deployment when it starts it; a scenario still begins only
+    # on a service that answers now. A service that never does is an error in the set-up
+    # (tenacity reraises the last one), not a failed promise.
+    for attempt in Retrying(
+        stop=stop_after_delay(READY_TIMEOUT),
+        wait=wait_exponential(multiplier=0.05, max=2.0),
+        retry=retry_if_exception_type(requests.RequestException),
+        reraise=True,
+    ):
+        with attempt:
+            client.health().raise_for_status()
+
+
+@then("the service is running")
+def service_answers_healthy(client: ApiClient) -> None:
     response = client.health()
     assert response.status_code == 200, response.text
 

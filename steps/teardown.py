@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import cast
+
 import pytest
 from pytest_bdd import given, then, when
 
-from harness.client import ApiClient
 from harness.leftovers import ChecksLeftovers
 from harness.targets import Target, TargetOptions
+
+
+@dataclass(frozen=True)
+class Teardown:
+    """A teardown, and what the inventory found of the deployment just before it."""
+
+    run_id: str
+    found_while_running: list[str]
 
 
 @given(
@@ -21,31 +31,29 @@ def throwaway_deployment(target: Target, request: pytest.FixtureRequest) -> Targ
             " aws: a second instance per run would cost minutes and money, and the session"
             " ends with its own teardown check)"
         )
-    # Never kept, whatever --keep says: this deployment exists only to be torn down.
+    # Never kept, whatever --keep says: this deployment exists only to be torn down. Its
+    # options make a run id of their own; start() returns once it answers its health check.
     deployment = type(target)(TargetOptions())
     request.addfinalizer(deployment.stop)
     deployment.endpoint = deployment.start()
     return deployment
 
 
-@given("the deployment answers and what it created carries its run id")
-def deployment_answers(throwaway: Target, target: Target) -> None:
-    assert throwaway.endpoint is not None
-    assert throwaway.options.run_id != target.options.run_id, "a run id of its own"
-    response = ApiClient(throwaway.endpoint.base_url, throwaway.endpoint.api_key).health()
-    assert response.status_code == 200, response.text
-    assert isinstance(throwaway, ChecksLeftovers)
-    # The inventory must see the deployment while it runs, or an empty one proves nothing.
-    assert throwaway.leftovers(), f"nothing found carrying {throwaway.options.run_id}"
-
-
-@when("the deployment is torn down")
-def deployment_torn_down(throwaway: Target) -> None:
+@when("the deployment is torn down", target_fixture="teardown")
+def deployment_torn_down(throwaway: Target) -> Teardown:
+    found = cast(ChecksLeftovers, throwaway).leftovers()
     throwaway.stop()
+    return Teardown(throwaway.options.run_id, found)
+
+
+@then("while it ran, what it created carried its own run id")
+def found_while_running(teardown: Teardown, target: Target) -> None:
+    assert teardown.run_id != target.options.run_id, "the same run id as the session's"
+    # An inventory that sees nothing of a running deployment would prove nothing after it.
+    assert teardown.found_while_running, f"nothing found carrying {teardown.run_id}"
 
 
 @then("nothing that carries its run id remains")
 def nothing_remains(throwaway: Target) -> None:
-    assert isinstance(throwaway, ChecksLeftovers)
-    remaining = throwaway.leftovers()
+    remaining = cast(ChecksLeftovers, throwaway).leftovers()
     assert remaining == [], f"left behind by {throwaway.options.run_id}: {remaining}"
