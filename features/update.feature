@@ -13,48 +13,66 @@ Feature: Update the shared state
     And the answer shows the new state: counter 5 and message "before"
     And the answer shows the previous state: counter 1 and message "before"
     And the status shows counter 5 and message "before"
+    And the log's newest entry is the update as answered
     And the update was logged once
 
   Scenario: Setting the message keeps the counter
     Given the state is counter 9 and message "old"
     When the client sets the message to "new"
     Then the answer is 200
+    And the answer shows the new state: counter 9 and message "new"
+    And the answer shows the previous state: counter 9 and message "old"
     And the status shows counter 9 and message "new"
+    And the log's newest entry is the update as answered
+    And the update was logged once
 
   Scenario: Setting both at once
     Given the state is counter 0 and message "zero"
     When the client sets the counter to -3 and the message to "both"
     Then the answer is 200
+    And the answer shows the new state: counter -3 and message "both"
+    And the answer shows the previous state: counter 0 and message "zero"
     And the status shows counter -3 and message "both"
+    And the log's newest entry is the update as answered
     And the update was logged once
 
-  Scenario Outline: Values at the edges are accepted
-    Given the state is counter 0 and message "edge"
+  Scenario Outline: Every kind of valid value is accepted and shown exactly as it was set
+    Given the state is counter 1 and message "edge"
     When the client sends the update <body>
     Then the answer is 200
+    And the answer shows the new state: counter <counter> and message "<message>"
+    And the answer shows the previous state: counter 1 and message "edge"
+    And the status shows counter <counter> and message "<message>"
+    And the log's newest entry is the update as answered
     And the update was logged once
 
     Examples: Counters at the ends of the signed 64-bit range
-      | body                                |
-      | {"counter": 9223372036854775807}    |
-      | {"counter": -9223372036854775808}   |
-      | {"counter": 0, "message": null}     |
+      | body                                | counter              | message            |
+      | {"counter": 9223372036854775807}    | 9223372036854775807  | edge               |
+      | {"counter": -9223372036854775808}   | -9223372036854775808 | edge               |
+
+    Examples: A null message leaves the message as it is
+      | body                                | counter              | message            |
+      | {"counter": 0, "message": null}     | 0                    | edge               |
 
     Examples: A whole number written with a fraction, an integer in JSON Schema
-      | body                                |
-      | {"counter": 2.0}                    |
-      | {"counter": -2122.0}                |
+      | body                                | counter              | message            |
+      | {"counter": 2.0}                    | 2                    | edge               |
+      | {"counter": -2122.0}                | -2122                | edge               |
 
     Examples: Messages that are unusual but valid
-      | body                                |
-      | {"message": ""}                     |
-      | {"message": "héllo ☃ 🎉 \u00e9"}     |
-      | {"message": "line one\\nline two"}  |
+      | body                                | counter              | message            |
+      | {"message": ""}                     | 1                    |                    |
+      | {"message": "héllo ☃ 🎉 \u00e9"}     | 1                    | héllo ☃ 🎉 é        |
+      | {"message": "line one\\nline two"}  | 1                    | line one\nline two |
 
-  Scenario: A message exactly as long as the limit is accepted
+  Scenario: A message exactly as long as the limit is accepted whole
     Given the state is counter 0 and message "limit"
     When the client sends a message exactly as long as the limit
     Then the answer is 200
+    And the answer shows the message as it was sent, every character of it
+    And the status shows the state the update answered
+    And the log's newest entry is the update as answered
     And the update was logged once
 
   Scenario Outline: Invalid updates are refused with 400 and change nothing

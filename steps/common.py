@@ -1,8 +1,10 @@
-"""Steps every feature shares: the service, the state a scenario starts from, the answer."""
+"""Steps every feature shares: the service, the state a scenario starts from, the answer, and
+where an accepted update must show: the status and the log."""
 
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,12 +22,35 @@ CLOCK_TOLERANCE = timedelta(minutes=2)
 READY_TIMEOUT = 30.0
 
 
+def state_pattern(prefix: str = "") -> str:
+    """A state as the spec writes it, ``counter 5 and message "text"``, as a regular expression
+    with the groups ``{prefix}counter`` and ``{prefix}message``. The message may be empty, and
+    may span lines (an Examples cell writes a line break as ``\\n``)."""
+    return rf'counter (?P<{prefix}counter>-?\d+) and message "(?P<{prefix}message>.*)"'
+
+
+def state_step(text: str) -> parsers.re:
+    """A step parser for ``text``, in which ``{state}`` (or ``{old}`` and ``{new}``) stands for a
+    state as the spec writes it."""
+    expression = re.escape(text)
+    for name in ("state", "old", "new"):
+        prefix = "" if name == "state" else f"{name}_"
+        expression = expression.replace(re.escape(f"{{{name}}}"), state_pattern(prefix))
+    return parsers.re(expression, re.DOTALL)
+
+
+def state(counter: str, message: str) -> dict[str, Any]:
+    return {"counter": int(counter), "message": message}
+
+
 @dataclass(frozen=True)
 class Snapshot:
-    """What the service held before the scenario's action."""
+    """What the service held before the scenario's action: the state, the log's size and its
+    newest entry."""
 
     state: dict[str, Any]
     total: int
+    newest: dict[str, Any] | None
 
 
 def as_entry(answered: dict[str, Any]) -> dict[str, Any]:
@@ -50,7 +75,7 @@ class Made:
 
 
 def take_snapshot(client: ApiClient) -> Snapshot:
-    return Snapshot(client.current_state(), client.log_total())
+    return Snapshot(client.current_state(), client.log_total(), client.newest_entry())
 
 
 def assert_utc_iso8601_now(text: str) -> None:
@@ -81,12 +106,9 @@ def service_answers_healthy(client: ApiClient) -> None:
     assert response.status_code == 200, response.text
 
 
-@given(
-    parsers.parse('the state is counter {counter:d} and message "{message}"'),
-    target_fixture="before",
-)
-def state_is(client: ApiClient, counter: int, message: str) -> Snapshot:
-    client.set_state(counter=counter, message=message)
+@given(state_step("the state is {state}"), target_fixture="before")
+def state_is(client: ApiClient, counter: str, message: str) -> Snapshot:
+    client.set_state(**state(counter, message))
     return take_snapshot(client)
 
 
@@ -125,9 +147,9 @@ def logged_once(client: ApiClient, before: Snapshot) -> None:
     assert client.log_total() == before.total + 1
 
 
-@then(parsers.parse('the status shows counter {counter:d} and message "{message}"'))
-def status_shows(client: ApiClient, counter: int, message: str) -> None:
-    assert client.current_state() == {"counter": counter, "message": message}
+@then(state_step("the status shows {state}"))
+def status_shows(client: ApiClient, counter: str, message: str) -> None:
+    assert client.current_state() == state(counter, message)
 
 
 @then("the log's newest entry is the update as answered")

@@ -8,7 +8,7 @@ import requests
 from pytest_bdd import parsers, then, when
 
 from harness.client import ApiClient
-from steps.common import Made, assert_utc_iso8601_now
+from steps.common import Made, assert_utc_iso8601_now, state, state_step
 
 
 def entries(answer: requests.Response) -> list[dict[str, Any]]:
@@ -60,19 +60,14 @@ def read_with_query(client: ApiClient, query: str) -> requests.Response:
     return client.request("GET", f"/logs?{query}")
 
 
-@then(
-    parsers.parse(
-        'the log\'s newest entry records counter {old_counter:d} and message "{old_message}" '
-        'becoming counter {new_counter:d} and message "{new_message}"'
-    )
-)
+@then(state_step("the log's newest entry records {old} becoming {new}"))
 def newest_entry_records(
-    client: ApiClient, old_counter: int, old_message: str, new_counter: int, new_message: str
+    client: ApiClient, old_counter: str, old_message: str, new_counter: str, new_message: str
 ) -> None:
     newest = client.newest_entry()
     assert newest is not None, "the log is empty"
-    assert newest["old_value"] == {"counter": old_counter, "message": old_message}
-    assert newest["new_value"] == {"counter": new_counter, "message": new_message}
+    assert newest["old_value"] == state(old_counter, old_message)
+    assert newest["new_value"] == state(new_counter, new_message)
 
 
 @then("the log's newest entry's time is now, in UTC, written in ISO 8601 and ending in Z")

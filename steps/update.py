@@ -8,10 +8,13 @@ import requests
 from pytest_bdd import parsers, then, when
 
 from harness.client import ApiClient
+from steps.common import state, state_step
 
 #: The service's default body limit; a deployment configured with a larger one would accept
 #: a message this long, and the scenario would name "message" instead of "body".
 BODY_LIMIT_BYTES = 16 * 1024
+#: What a message at the limit is made of.
+LIMIT_CHARACTER = "🎉"
 
 
 @when(parsers.parse("the client sets the counter to {counter:d}"), target_fixture="answer")
@@ -51,12 +54,18 @@ def send_with_content_type(client: ApiClient, body: str, content_type: str) -> r
 
 @when("the client sends a message exactly as long as the limit", target_fixture="answer")
 def send_message_at_limit(client: ApiClient) -> requests.Response:
-    return client.update({"message": "m" * client.max_message_length()})
+    return client.update(raw=message_body(client.max_message_length()))
 
 
 @when("the client sends a message one character longer than the limit", target_fixture="answer")
 def send_message_over_limit(client: ApiClient) -> requests.Response:
-    return client.update({"message": "m" * (client.max_message_length() + 1)})
+    return client.update(raw=message_body(client.max_message_length() + 1))
+
+
+def message_body(length: int) -> bytes:
+    """An update of the message to ``length`` characters of four UTF-8 bytes (two UTF-16
+    units) each, sent as UTF-8: the limit counts characters, not bytes or code units."""
+    return json.dumps({"message": LIMIT_CHARACTER * length}, ensure_ascii=False).encode()
 
 
 @when("the client sends an update body larger than 16 KiB", target_fixture="answer")
@@ -64,15 +73,24 @@ def send_oversized_body(client: ApiClient) -> requests.Response:
     return client.update(raw=json.dumps({"message": "m" * BODY_LIMIT_BYTES}).encode())
 
 
-@then(parsers.parse('the answer shows the new state: counter {counter:d} and message "{message}"'))
-def answer_new_state(answer: requests.Response, counter: int, message: str) -> None:
-    assert answer.json()["state"] == {"counter": counter, "message": message}
+@then(state_step("the answer shows the new state: {state}"))
+def answer_new_state(answer: requests.Response, counter: str, message: str) -> None:
+    assert answer.json()["state"] == state(counter, message)
 
 
-@then(
-    parsers.parse(
-        'the answer shows the previous state: counter {counter:d} and message "{message}"'
-    )
-)
-def answer_old_state(answer: requests.Response, counter: int, message: str) -> None:
-    assert answer.json()["old_state"] == {"counter": counter, "message": message}
+@then(state_step("the answer shows the previous state: {state}"))
+def answer_old_state(answer: requests.Response, counter: str, message: str) -> None:
+    assert answer.json()["old_state"] == state(counter, message)
+
+
+@then("the answer shows the message as it was sent, every character of it")
+def answer_shows_message_sent(answer: requests.Response) -> None:
+    assert isinstance(answer.request.body, bytes), answer.request.body
+    sent = json.loads(answer.request.body)["message"]
+    shown = answer.json()["state"]["message"]
+    assert shown == sent, f"{len(sent)} characters sent, {len(shown)} shown"
+
+
+@then("the status shows the state the update answered")
+def status_shows_answered(client: ApiClient, answer: requests.Response) -> None:
+    assert client.current_state() == answer.json()["state"]
