@@ -38,20 +38,11 @@ Feature: API key
       | with the key as a bearer token           |
       | with the key in the body                 |
 
-  Scenario Outline: A refused update does not reveal whether its body was valid
+  Scenario: A refused update does not reveal whether its body was valid
     Given the state is counter 3 and message "guarded"
-    When a client without a key sends the update <body>
+    When a client without a key sends the update {"counter": "not a number"}
     Then the answer is 401
     And nothing changed
-
-    Examples:
-      | body                          |
-      | {"counter": "not a number"}   |
-      | {"counter": 1, "extra": true} |
-      | {}                            |
-      | [1, 2]                        |
-      | {"counter": 5                 |
-      | not json at all               |
 
   Scenario Outline: Reading needs no key
     When a client without a key reads <what>

@@ -85,43 +85,32 @@ Feature: Update the shared state
     Examples: Nothing to set
       | body                                  | field   |
       | {}                                    | body    |
-      | {"counter": null, "message": null}    | body    |
-      | {"counter": null}                     | body    |
 
-    Examples: A counter that is not a whole number
+    Examples: A counter that is not a whole number, written as text, a fraction or true
       | body                                  | field   |
       | {"counter": "5"}                      | counter |
       | {"counter": 1.5}                      | counter |
       | {"counter": true}                     | counter |
-      | {"counter": [1]}                      | counter |
-      | {"counter": {"value": 1}}             | counter |
 
     Examples: A counter outside the signed 64-bit range
       | body                                  | field   |
       | {"counter": 9223372036854775808}      | counter |
-      | {"counter": -9223372036854775809}     | counter |
-      | {"counter": 1e30}                     | counter |
 
     Examples: A message that is not text
       | body                                  | field   |
       | {"message": 5}                        | message |
-      | {"message": false}                    | message |
-      | {"message": ["a"]}                    | message |
-      | {"message": {"text": "a"}}            | message |
 
     Examples: A field the service does not know
       | body                                  | field   |
       | {"counter": 1, "colour": "red"}       | colour  |
-      | {"Counter": 1}                        | Counter |
 
     Examples: A body that is not a JSON object
       | body                                  | field   |
       | [1, 2]                                | body    |
-      | "counter"                             | body    |
-      | 5                                     | body    |
-      | null                                  | body    |
+
+    Examples: A body that is not JSON at all
+      | body                                  | field   |
       | {"counter": 5                         | body    |
-      | counter=5                             | body    |
 
   Scenario: A message longer than the limit is refused
     Given the state is counter 7 and message "steady"
@@ -137,15 +126,9 @@ Feature: Update the shared state
     And the error names "body"
     And nothing changed
 
-  Scenario Outline: An update not declared as JSON is refused
+  Scenario: An update not declared as JSON is refused
     Given the state is counter 7 and message "steady"
-    When the client sends {"counter": 8} declared as "<content type>"
+    When the client sends {"counter": 8} declared as "text/plain"
     Then the answer is 400
     And the error names "content-type"
     And nothing changed
-
-    Examples:
-      | content type                      |
-      | text/plain                        |
-      | application/x-www-form-urlencoded |
-      |                                   |

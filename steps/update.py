@@ -42,14 +42,11 @@ def send_raw_update(client: ApiClient, body: str) -> requests.Response:
 
 
 @when(
-    parsers.re(r'the client sends (?P<body>.+) declared as "(?P<content_type>[^"]*)"'),
+    parsers.re(r'the client sends (?P<body>.+) declared as "(?P<content_type>[^"]+)"'),
     target_fixture="answer",
 )
 def send_with_content_type(client: ApiClient, body: str, content_type: str) -> requests.Response:
-    # An empty content type means the header is left out altogether.
-    response = client.update(raw=body.encode(), headers={"Content-Type": content_type or None})
-    assert response.request.headers.get("Content-Type") == (content_type or None)
-    return response
+    return client.update(raw=body.encode(), headers={"Content-Type": content_type})
 
 
 @when("the client sends a message exactly as long as the limit", target_fixture="answer")
