@@ -1,7 +1,7 @@
 Feature: Update log
   As someone auditing the service
   I want every update recorded with the state before and after it, newest first, page by page
-  So that I can tell who changed what, and in which order
+  So that I can tell what changed, from what, and in which order
 
   Background:
     Given the service is running
@@ -13,10 +13,12 @@ Feature: Update log
     And the log's newest entry is the update as answered
     And the log's newest entry's time is now, in UTC, written in ISO 8601 and ending in Z
 
-  Scenario: The log lists the newest update first
+  Scenario: The log lists the newest update first, each from the state the one before left
     Given the client has made 3 updates
     When a client reads page 1 of the log with 3 entries per page
     Then the entries are those 3 updates, newest first
+    And each entry starts from the state the one below it left
+    And no entry's time is earlier than the time of the entry below it
 
   Scenario: Pages split the log without gaps or overlaps
     Given the client has made 5 updates

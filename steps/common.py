@@ -63,7 +63,7 @@ def as_entry(answered: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@dataclass
+@dataclass(frozen=True)
 class Made:
     """The updates a scenario made itself, oldest first, as the service answered them."""
 
@@ -73,16 +73,36 @@ class Made:
     def ids(self) -> list[int]:
         return [answer["log_id"] for answer in self.answers]
 
+    @property
+    def entries(self) -> list[dict[str, Any]]:
+        """The log entries these updates promise, oldest first."""
+        return [as_entry(answer) for answer in self.answers]
+
 
 def take_snapshot(client: ApiClient) -> Snapshot:
     return Snapshot(client.current_state(), client.log_total(), client.newest_entry())
 
 
+def nth_update(marker: int, n: int) -> dict[str, Any]:
+    """The n-th of a series of updates: the counter, the message or both, in turn, so that a
+    log of them shows every kind of change (the message in more than ASCII)."""
+    kinds = (
+        {"counter": marker + n},
+        {"message": f"update {marker + n} — ünïcödé ✓"},
+        {"counter": -(marker + n), "message": f"update {marker + n}, both"},
+    )
+    return kinds[n % len(kinds)]
+
+
 def assert_utc_iso8601_now(text: str) -> None:
-    assert text.endswith("Z"), f"{text!r} does not end in Z"
-    moment = datetime.fromisoformat(text.removesuffix("Z") + "+00:00")
+    moment = parse_utc(text)
     drift = abs(datetime.now(UTC) - moment)
     assert drift < CLOCK_TOLERANCE, f"{text} is {drift} away from now"
+
+
+def parse_utc(text: str) -> datetime:
+    assert text.endswith("Z"), f"{text!r} does not end in Z"
+    return datetime.fromisoformat(text.removesuffix("Z") + "+00:00")
 
 
 @given("the service is running")
@@ -114,8 +134,8 @@ def state_is(client: ApiClient, counter: str, message: str) -> Snapshot:
 
 @given(parsers.parse("the client has made {count:d} updates"), target_fixture="made")
 def client_has_made_updates(client: ApiClient, count: int) -> Made:
-    start = random.randrange(1_000_000)  # nosec B311 - a marker, not a secret
-    return Made([client.set_state(counter=start + n) for n in range(count)])
+    marker = random.randrange(1_000_000)  # nosec B311 - a marker, not a secret
+    return Made([client.set_state(**nth_update(marker, n)) for n in range(count)])
 
 
 @pytest.fixture

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import requests
 from pytest_bdd import parsers, then, when
 
 from harness.client import ApiClient
-from steps.common import Made, assert_utc_iso8601_now, state, state_step
+from steps.common import Made, assert_utc_iso8601_now, parse_utc, state, state_step
 
 
 def entries(answer: requests.Response) -> list[dict[str, Any]]:
@@ -79,9 +80,23 @@ def newest_entry_time(client: ApiClient) -> None:
 
 @then(parsers.parse("the entries are those {count:d} updates, newest first"))
 def entries_are_updates(answer: requests.Response, made: Made, count: int) -> None:
+    assert len(made.entries) == count
+    assert entries(answer) == made.entries[::-1]
+
+
+@then("each entry starts from the state the one below it left")
+def entries_chain(answer: requests.Response) -> None:
     listed = entries(answer)
-    assert [entry["id"] for entry in listed] == made.ids[::-1][:count]
-    assert [entry["new_value"] for entry in listed] == [a["state"] for a in made.answers[::-1]]
+    assert len(listed) >= 2, "a chain needs two entries"
+    for newer, older in itertools.pairwise(listed):
+        assert newer["old_value"] == older["new_value"], (older, newer)
+
+
+@then("no entry's time is earlier than the time of the entry below it")
+def entries_in_time_order(answer: requests.Response) -> None:
+    times = [parse_utc(entry["timestamp"]) for entry in entries(answer)]
+    assert len(times) >= 2, "an order needs two entries"
+    assert times == sorted(times, reverse=True), times
 
 
 @then(
@@ -90,9 +105,11 @@ def entries_are_updates(answer: requests.Response, made: Made, count: int) -> No
     )
 )
 def pages_hold_updates(answers: list[requests.Response], made: Made, count: int) -> None:
-    ids = [entry["id"] for answer in answers for entry in entries(answer)]
+    listed = [entry for answer in answers for entry in entries(answer)]
+    ids = [entry["id"] for entry in listed]
     assert len(ids) == len(set(ids)), f"an entry appears twice: {ids}"
-    assert ids[:count] == made.ids[::-1], ids
+    assert len(made.entries) == count
+    assert listed[:count] == made.entries[::-1], ids
 
 
 @then(parsers.parse("every page holds at most {limit:d} entries"))
@@ -135,7 +152,7 @@ def page_is(answer: requests.Response, page: int, limit: int) -> None:
 
 @then(parsers.parse("the page holds the newest {count:d} of those updates"))
 def page_holds_newest(answer: requests.Response, made: Made, count: int) -> None:
-    assert [entry["id"] for entry in entries(answer)] == made.ids[::-1][:count]
+    assert entries(answer) == made.entries[::-1][:count]
 
 
 @then("the page holds no entries")
