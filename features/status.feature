@@ -16,11 +16,13 @@ Feature: Status
   Scenario: The status shows the latest update
     Given the state is counter 42 and message "status check"
     When a client asks for the status
-    Then the status shows counter 42 and message "status check"
+    Then the answer is 200
+    And the state answered is counter 42 and message "status check"
 
-  Scenario: The uptime grows while the service runs
+  Scenario: The time and the uptime move on while the service runs
     When a client asks for the status twice, a second apart
-    Then the second uptime is about a second more than the first
+    Then the second time is about a second after the first
+    And the second uptime is about a second more than the first
 
   Scenario: The service says when it is healthy
     When a client asks whether the service is healthy

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import requests
 from pytest_bdd import parsers, then, when
 
 from harness.client import ApiClient
-from steps.common import assert_utc_iso8601_now
+from steps.common import assert_utc_iso8601_now, parse_utc, state, state_step
 
 
 @when("a client asks for the status", target_fixture="answer")
@@ -47,6 +48,18 @@ def uptime_not_negative(answer: requests.Response) -> None:
     assert isinstance(uptime, int | float), uptime
     assert not isinstance(uptime, bool), uptime
     assert uptime >= 0
+
+
+@then(state_step("the state answered is {state}"))
+def state_answered(answer: requests.Response, counter: str, message: str) -> None:
+    assert answer.json()["state"] == state(counter, message)
+
+
+@then("the second time is about a second after the first")
+def time_moves(answers: list[requests.Response]) -> None:
+    first, second = (parse_utc(answer.json()["timestamp"]) for answer in answers)
+    # Network delay only adds time; a clock that stands still, or runs back, does not.
+    assert timedelta(seconds=0.9) <= second - first < timedelta(seconds=30), (first, second)
 
 
 @then("the second uptime is about a second more than the first")
