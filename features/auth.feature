@@ -11,6 +11,8 @@ Feature: API key
     Given the state is counter 1 and message "keyed"
     When the client sets the counter to 2
     Then the answer is 200
+    And the status shows counter 2 and message "keyed"
+    And the log's newest entry is the update as answered
     And the update was logged once
 
   Scenario Outline: An update without the right key is refused and changes nothing
@@ -47,6 +49,7 @@ Feature: API key
   Scenario Outline: Reading needs no key
     When a client without a key reads <what>
     Then the answer is 200
+    And it reads <what> as a client holding the key does
 
     Examples:
       | what           |
