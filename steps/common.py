@@ -65,9 +65,11 @@ def as_entry(answered: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Made:
-    """The updates a scenario made itself, oldest first, as the service answered them."""
+    """The updates a scenario made itself, oldest first, as the service answered them, and
+    the log's size right after them."""
 
     answers: list[dict[str, Any]]
+    total: int
 
     @property
     def ids(self) -> list[int]:
@@ -135,7 +137,8 @@ def state_is(client: ApiClient, counter: str, message: str) -> Snapshot:
 @given(parsers.parse("the client has made {count:d} updates"), target_fixture="made")
 def client_has_made_updates(client: ApiClient, count: int) -> Made:
     marker = random.randrange(1_000_000)  # nosec B311 - a marker, not a secret
-    return Made([client.set_state(**nth_update(marker, n)) for n in range(count)])
+    answers = [client.set_state(**nth_update(marker, n)) for n in range(count)]
+    return Made(answers, client.log_total())
 
 
 @pytest.fixture
