@@ -72,10 +72,6 @@ class Made:
     total: int
 
     @property
-    def ids(self) -> list[int]:
-        return [answer["log_id"] for answer in self.answers]
-
-    @property
     def entries(self) -> list[dict[str, Any]]:
         """The log entries these updates promise, oldest first."""
         return [as_entry(answer) for answer in self.answers]
