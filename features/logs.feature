@@ -46,16 +46,16 @@ Feature: Update log
     And the page holds no entries
 
   Scenario Outline: Invalid paging is refused with 400
-    When a client reads the log with "<query>"
+    When a client reads page <page> of the log with <limit> entries per page
     Then the answer is 400
     And the error names "<field>"
 
     Examples: Out of range
-      | query       | field |
-      | page=0      | page  |
-      | limit=0     | limit |
-      | limit=101   | limit |
+      | page | limit | field |
+      | 0    | 10    | page  |
+      | 1    | 0     | limit |
+      | 1    | 101   | limit |
 
     Examples: Not a whole number
-      | query       | field |
-      | page=1.5    | page  |
+      | page | limit | field |
+      | 1.5  | 10    | page  |
