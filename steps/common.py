@@ -43,6 +43,14 @@ def state(counter: str, message: str) -> dict[str, Any]:
     return {"counter": int(counter), "message": message}
 
 
+def assert_state(shown: Any, counter: str, message: str) -> None:
+    """``shown`` is exactly that state: no other field, the same text, and the counter a JSON
+    integer (2, never 2.0 or true, which Python would count as equal)."""
+    expected = state(counter, message)
+    assert shown == expected, f"{shown!r} is not {expected!r}"
+    assert type(shown["counter"]) is int, f"the counter {shown['counter']!r} is not an integer"
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """What the service held before the scenario's action: the state, the log's size and its
@@ -168,7 +176,7 @@ def logged_once(client: ApiClient, before: Snapshot) -> None:
 
 @then(state_step("the status shows {state}"))
 def status_shows(client: ApiClient, counter: str, message: str) -> None:
-    assert client.current_state() == state(counter, message)
+    assert_state(client.current_state(), counter, message)
 
 
 @then("the log's newest entry is the update as answered")

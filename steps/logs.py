@@ -9,7 +9,7 @@ import requests
 from pytest_bdd import parsers, then, when
 
 from harness.client import ApiClient
-from steps.common import Made, assert_utc_iso8601_now, parse_utc, state, state_step
+from steps.common import Made, assert_state, assert_utc_iso8601_now, parse_utc, state_step
 
 
 def entries(answer: requests.Response) -> list[dict[str, Any]]:
@@ -62,8 +62,8 @@ def newest_entry_records(
 ) -> None:
     newest = client.newest_entry()
     assert newest is not None, "the log is empty"
-    assert newest["old_value"] == state(old_counter, old_message)
-    assert newest["new_value"] == state(new_counter, new_message)
+    assert_state(newest["old_value"], old_counter, old_message)
+    assert_state(newest["new_value"], new_counter, new_message)
 
 
 @then("the log's newest entry's time is now, in UTC, written in ISO 8601 and ending in Z")

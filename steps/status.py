@@ -9,7 +9,7 @@ import requests
 from pytest_bdd import parsers, then, when
 
 from harness.client import ApiClient
-from steps.common import assert_utc_iso8601_now, parse_utc, state, state_step
+from steps.common import assert_state, assert_utc_iso8601_now, parse_utc, state_step
 
 
 @when("a client asks for the status", target_fixture="answer")
@@ -52,7 +52,7 @@ def uptime_not_negative(answer: requests.Response) -> None:
 
 @then(state_step("the state answered is {state}"))
 def state_answered(answer: requests.Response, counter: str, message: str) -> None:
-    assert answer.json()["state"] == state(counter, message)
+    assert_state(answer.json()["state"], counter, message)
 
 
 @then("the second time is about a second after the first")

@@ -8,7 +8,7 @@ import requests
 from pytest_bdd import parsers, then, when
 
 from harness.client import ApiClient
-from steps.common import state, state_step
+from steps.common import assert_state, state_step
 
 #: The service's default body limit; a deployment configured with a larger one would accept
 #: a message this long, and the scenario would name "message" instead of "body".
@@ -72,12 +72,12 @@ def send_oversized_body(client: ApiClient) -> requests.Response:
 
 @then(state_step("the answer shows the new state: {state}"))
 def answer_new_state(answer: requests.Response, counter: str, message: str) -> None:
-    assert answer.json()["state"] == state(counter, message)
+    assert_state(answer.json()["state"], counter, message)
 
 
 @then(state_step("the answer shows the previous state: {state}"))
 def answer_old_state(answer: requests.Response, counter: str, message: str) -> None:
-    assert answer.json()["old_state"] == state(counter, message)
+    assert_state(answer.json()["old_state"], counter, message)
 
 
 @then("the answer shows the message as it was sent, every character of it")
