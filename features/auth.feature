@@ -19,6 +19,7 @@ Feature: API key
     Given the state is counter 3 and message "guarded"
     When a client sends an update <credentials>
     Then the answer is 401
+    And the error says why
     And the answer does not contain the key
     And nothing changed
 
@@ -44,6 +45,7 @@ Feature: API key
     Given the state is counter 3 and message "guarded"
     When a client without a key sends the update {"counter": "not a number"}
     Then the answer is 401
+    And the error says why
     And nothing changed
 
   Scenario Outline: Reading needs no key

@@ -153,7 +153,16 @@ def answer() -> requests.Response:
 @then(parsers.parse("the answer is {code:d}"))
 def answer_is(answer: requests.Response, code: int) -> None:
     assert answer.status_code == code, f"{answer.status_code}: {answer.text}"
+
+
+@then("the error says why")
+def error_says_why(answer: requests.Response) -> None:
+    # Every error is JSON of one shape, whatever refused the request.
     assert answer.headers.get("content-type", "").startswith("application/json"), answer.headers
+    body = answer.json()
+    assert isinstance(body.get("detail"), str), body
+    assert body["detail"], body
+    assert isinstance(body.get("errors"), list), body
 
 
 @then(parsers.parse('the error names "{field}"'))
