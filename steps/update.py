@@ -61,7 +61,8 @@ def send_message_over_limit(client: ApiClient) -> requests.Response:
 
 def message_body(length: int) -> bytes:
     """An update of the message to ``length`` characters of four UTF-8 bytes (two UTF-16
-    units) each, sent as UTF-8: the limit counts characters, not bytes or code units."""
+    units) each, sent as UTF-8: the limit counts characters, not bytes or code units. (At the
+    default limit, 1,024 characters, that is 4 KiB, well within the body limit.)"""
     return json.dumps({"message": LIMIT_CHARACTER * length}, ensure_ascii=False).encode()
 
 
