@@ -11,12 +11,15 @@ Feature: API key
     Given the state is counter 1 and message "keyed"
     When the client sets the counter to 2
     Then the answer is 200
+    And the status shows counter 2 and message "keyed"
+    And the log's newest entry is the update as answered
     And the update was logged once
 
   Scenario Outline: An update without the right key is refused and changes nothing
     Given the state is counter 3 and message "guarded"
     When a client sends an update <credentials>
     Then the answer is 401
+    And the error says why
     And the answer does not contain the key
     And nothing changed
 
@@ -38,24 +41,17 @@ Feature: API key
       | with the key as a bearer token           |
       | with the key in the body                 |
 
-  Scenario Outline: A refused update does not reveal whether its body was valid
+  Scenario: A refused update does not reveal whether its body was valid
     Given the state is counter 3 and message "guarded"
-    When a client without a key sends the update <body>
+    When a client without a key sends the update {"counter": "not a number"}
     Then the answer is 401
+    And the error says why
     And nothing changed
-
-    Examples:
-      | body                          |
-      | {"counter": "not a number"}   |
-      | {"counter": 1, "extra": true} |
-      | {}                            |
-      | [1, 2]                        |
-      | {"counter": 5                 |
-      | not json at all               |
 
   Scenario Outline: Reading needs no key
     When a client without a key reads <what>
     Then the answer is 200
+    And it reads <what> as a client holding the key does
 
     Examples:
       | what           |

@@ -10,7 +10,8 @@ Feature: The Terraform deployment is locked down and accounted for
     Then inbound traffic is allowed on TCP port 5000 only
     And inbound traffic comes only from the allowed addresses variable
     And no inbound rule is open to the whole internet
-    And every outbound rule is described and limited to one protocol
+    And no outbound rule allows every protocol
+    And every security group rule says what it is for
 
   Scenario Outline: The allowed addresses are validated before any apply
     When the allowed addresses are set to <cidrs>
@@ -34,7 +35,8 @@ Feature: The Terraform deployment is locked down and accounted for
 
   Scenario: The instance is hardened
     Then the instance requires IMDSv2 session tokens
-    And the instance's root volume is encrypted and deleted with it
+    And the instance's root volume is encrypted
+    And the instance's root volume is deleted with it
 
   Scenario: Every resource the apply creates carries the run's tags
     Then the provider tags every resource with Project, RunId and ManagedBy from variables
@@ -50,9 +52,11 @@ Feature: The Terraform deployment is locked down and accounted for
     And the user data arms the dead man's switch before any step that can fail
 
   Scenario: The outputs say where the API is and never reveal its key
-    Then the outputs api_url, instance_id, public_ip and security_group_id exist, described
+    Then the outputs api_url, instance_id, public_ip and security_group_id exist
+    And every output says what it is
     And no output reveals the API key
 
-  Scenario: Every variable is typed and described
+  Scenario: Every variable is typed, described and in order, and the key is sensitive
     Then every variable has a type and a description
     And the API key variable is sensitive
+    And variables and outputs are declared in alphabetical order

@@ -10,5 +10,7 @@ Feature: Durability across restarts
     And the client has made 3 updates
     When the service restarts
     Then the service is running
+    And the service's uptime counts from the restart
     And the status shows the state the last update set
     And the log still holds those 3 updates, newest first
+    And the log holds as many entries as it did before the restart

@@ -16,11 +16,13 @@ Feature: Status
   Scenario: The status shows the latest update
     Given the state is counter 42 and message "status check"
     When a client asks for the status
-    Then the status shows counter 42 and message "status check"
+    Then the answer is 200
+    And the state answered is counter 42 and message "status check"
 
-  Scenario: The uptime grows while the service runs
+  Scenario: The time and the uptime move on while the service runs
     When a client asks for the status twice, a moment apart
-    Then the uptime grew by the time that passed between the two answers
+    Then the status time moved on by the time that passed between the two answers
+    And the uptime grew by the time that passed between the two answers
 
   Scenario: The service says when it is healthy
     When a client asks whether the service is healthy

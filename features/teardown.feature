@@ -6,6 +6,6 @@ Feature: Nothing left behind
   @teardown
   Scenario: A torn-down deployment leaves nothing that carries its run id
     Given a throw-away deployment of the kind under test, with a run id of its own
-    And the deployment answers and what it created carries its run id
     When the deployment is torn down
-    Then nothing that carries its run id remains
+    Then while it ran, what it created carried its own run id
+    And nothing that carries its run id remains

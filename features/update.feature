@@ -13,48 +13,66 @@ Feature: Update the shared state
     And the answer shows the new state: counter 5 and message "before"
     And the answer shows the previous state: counter 1 and message "before"
     And the status shows counter 5 and message "before"
+    And the log's newest entry is the update as answered
     And the update was logged once
 
   Scenario: Setting the message keeps the counter
     Given the state is counter 9 and message "old"
     When the client sets the message to "new"
     Then the answer is 200
+    And the answer shows the new state: counter 9 and message "new"
+    And the answer shows the previous state: counter 9 and message "old"
     And the status shows counter 9 and message "new"
+    And the log's newest entry is the update as answered
+    And the update was logged once
 
   Scenario: Setting both at once
     Given the state is counter 0 and message "zero"
     When the client sets the counter to -3 and the message to "both"
     Then the answer is 200
+    And the answer shows the new state: counter -3 and message "both"
+    And the answer shows the previous state: counter 0 and message "zero"
     And the status shows counter -3 and message "both"
+    And the log's newest entry is the update as answered
     And the update was logged once
 
-  Scenario Outline: Values at the edges are accepted
-    Given the state is counter 0 and message "edge"
+  Scenario Outline: Every kind of valid value is accepted and shown exactly as it was set
+    Given the state is counter 1 and message "edge"
     When the client sends the update <body>
     Then the answer is 200
+    And the answer shows the new state: counter <counter> and message "<message>"
+    And the answer shows the previous state: counter 1 and message "edge"
+    And the status shows counter <counter> and message "<message>"
+    And the log's newest entry is the update as answered
     And the update was logged once
 
     Examples: Counters at the ends of the signed 64-bit range
-      | body                                |
-      | {"counter": 9223372036854775807}    |
-      | {"counter": -9223372036854775808}   |
-      | {"counter": 0, "message": null}     |
+      | body                                | counter              | message            |
+      | {"counter": 9223372036854775807}    | 9223372036854775807  | edge               |
+      | {"counter": -9223372036854775808}   | -9223372036854775808 | edge               |
+
+    Examples: A null message leaves the message as it is
+      | body                                | counter              | message            |
+      | {"counter": 0, "message": null}     | 0                    | edge               |
 
     Examples: A whole number written with a fraction, an integer in JSON Schema
-      | body                                |
-      | {"counter": 2.0}                    |
-      | {"counter": -2122.0}                |
+      | body                                | counter              | message            |
+      | {"counter": 2.0}                    | 2                    | edge               |
+      | {"counter": -2122.0}                | -2122                | edge               |
 
     Examples: Messages that are unusual but valid
-      | body                                |
-      | {"message": ""}                     |
-      | {"message": "héllo ☃ 🎉 \u00e9"}     |
-      | {"message": "line one\\nline two"}  |
+      | body                                | counter              | message            |
+      | {"message": ""}                     | 1                    |                    |
+      | {"message": "héllo ☃ 🎉 \u00e9"}     | 1                    | héllo ☃ 🎉 é        |
+      | {"message": "line one\\nline two"}  | 1                    | line one\nline two |
 
-  Scenario: A message exactly as long as the limit is accepted
+  Scenario: A message exactly as long as the limit is accepted whole
     Given the state is counter 0 and message "limit"
     When the client sends a message exactly as long as the limit
     Then the answer is 200
+    And the answer shows the message as it was sent, every character of it
+    And the status shows the state the update answered
+    And the log's newest entry is the update as answered
     And the update was logged once
 
   Scenario Outline: Invalid updates are refused with 400 and change nothing
@@ -67,43 +85,32 @@ Feature: Update the shared state
     Examples: Nothing to set
       | body                                  | field   |
       | {}                                    | body    |
-      | {"counter": null, "message": null}    | body    |
-      | {"counter": null}                     | body    |
 
-    Examples: A counter that is not a whole number
+    Examples: A counter that is not a whole number, written as text, a fraction or true
       | body                                  | field   |
       | {"counter": "5"}                      | counter |
       | {"counter": 1.5}                      | counter |
       | {"counter": true}                     | counter |
-      | {"counter": [1]}                      | counter |
-      | {"counter": {"value": 1}}             | counter |
 
     Examples: A counter outside the signed 64-bit range
       | body                                  | field   |
       | {"counter": 9223372036854775808}      | counter |
-      | {"counter": -9223372036854775809}     | counter |
-      | {"counter": 1e30}                     | counter |
 
     Examples: A message that is not text
       | body                                  | field   |
       | {"message": 5}                        | message |
-      | {"message": false}                    | message |
-      | {"message": ["a"]}                    | message |
-      | {"message": {"text": "a"}}            | message |
 
     Examples: A field the service does not know
       | body                                  | field   |
       | {"counter": 1, "colour": "red"}       | colour  |
-      | {"Counter": 1}                        | Counter |
 
     Examples: A body that is not a JSON object
       | body                                  | field   |
       | [1, 2]                                | body    |
-      | "counter"                             | body    |
-      | 5                                     | body    |
-      | null                                  | body    |
+
+    Examples: A body that is not JSON at all
+      | body                                  | field   |
       | {"counter": 5                         | body    |
-      | counter=5                             | body    |
 
   Scenario: A message longer than the limit is refused
     Given the state is counter 7 and message "steady"
@@ -119,15 +126,9 @@ Feature: Update the shared state
     And the error names "body"
     And nothing changed
 
-  Scenario Outline: An update not declared as JSON is refused
+  Scenario: An update not declared as JSON is refused
     Given the state is counter 7 and message "steady"
-    When the client sends {"counter": 8} declared as "<content type>"
+    When the client sends {"counter": 8} declared as "text/plain"
     Then the answer is 400
     And the error names "content-type"
     And nothing changed
-
-    Examples:
-      | content type                      |
-      | text/plain                        |
-      | application/x-www-form-urlencoded |
-      |                                   |

@@ -24,8 +24,6 @@ class ApiClient:
         self.session = requests.Session()
         # The report writes down each request and answer under its step, the key redacted.
         exchanges.watch(self.session, secret=api_key)
-        #: The answer to this client's last POST /update, for steps that check what it said.
-        self.last_update: requests.Response | None = None
 
     def __repr__(self) -> str:
         # Shown wherever a step's arguments are (pytest's output, the report): never the key.
@@ -64,13 +62,8 @@ class ApiClient:
         if isinstance(sent_key, str):
             all_headers[API_KEY_HEADER] = sent_key
         if raw is not None:
-            response = self.request("POST", "/update", data=raw, headers=all_headers, params=params)
-        else:
-            response = self.request(
-                "POST", "/update", json=body, headers=all_headers, params=params
-            )
-        self.last_update = response
-        return response
+            return self.request("POST", "/update", data=raw, headers=all_headers, params=params)
+        return self.request("POST", "/update", json=body, headers=all_headers, params=params)
 
     def current_state(self) -> dict[str, Any]:
         response = self.status()
@@ -82,6 +75,13 @@ class ApiClient:
         response = self.logs(page=1, limit=1)
         response.raise_for_status()
         return int(response.json()["total"])
+
+    def newest_entry(self) -> dict[str, Any] | None:
+        """The newest row of the log, or None while the log is empty."""
+        response = self.logs(page=1, limit=1)
+        response.raise_for_status()
+        items: list[dict[str, Any]] = response.json()["items"]
+        return items[0] if items else None
 
     def all_logs(self) -> list[dict[str, Any]]:
         """Every row of the log, oldest first (by id), read page by page."""

@@ -86,6 +86,14 @@ def definitions(modules: Iterable[str]) -> list[Definition]:
     return sorted(found, key=lambda d: (d.path, d.line, d.name))
 
 
+def pickles(path: Path) -> list[Any]:
+    """The scenarios of one feature file as the official compiler sees them: one per
+    Scenario, one per row of an Outline's Examples."""
+    document: Any = Parser().parse(path.read_text(encoding="utf-8"))
+    document["uri"] = _shown(path)
+    return list(Compiler().compile(document))
+
+
 def lint(features: Sequence[Path], modules: Iterable[str]) -> list[Finding]:
     defined = definitions(modules)
     used: set[int] = set()

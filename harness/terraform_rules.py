@@ -1,9 +1,10 @@
 """The rules the Terraform configuration keeps, checked statically from ``terraform/*.tf``.
 
-Each check returns the list of problems it found, empty when the rule holds, so that a step
-or a test can show every broken rule at once. Offline, nothing can run ``terraform validate``
-(it needs the AWS provider from the registry); these rules and ``terraform fmt`` are what can
-be checked here, plus the variables' own validations through :func:`check_variable_values`.
+Each ``*_problems`` function checks one rule, the one a step of ``infrastructure.feature``
+states, and returns the problems it found (empty when the rule holds), so that a step or a test
+shows every way the rule is broken at once. ``terraform validate`` (scripts/lint.sh) checks
+that the configuration is valid; these rules check that it is the deployment we promise. The
+variables' own validations run in Terraform itself, through :func:`check_variable_values`.
 """
 
 from __future__ import annotations
@@ -60,23 +61,42 @@ def _mentions(value: Any, needle: str) -> bool:
     return needle in json.dumps(value)
 
 
-def inbound_problems(config: TerraformConfig) -> list[str]:
-    """Inbound traffic: TCP 5000 only, only from ``var.allowed_cidrs``, never the internet."""
-    problems: list[str] = []
-    for group in config.resources("aws_security_group"):
-        if group.body.get("ingress"):
-            problems.append(f"{group.address}: inline ingress blocks; use rule resources")
-    rules = config.resources("aws_vpc_security_group_ingress_rule")
-    legacy = [
+def _instances(config: TerraformConfig) -> tuple[list[Block], list[str]]:
+    """The instances, and a problem when there is none: a rule about instances must not hold
+    just because nothing is declared."""
+    instances = config.resources("aws_instance")
+    return instances, ([] if instances else ["no aws_instance"])
+
+
+def _ingress_rules(config: TerraformConfig) -> list[Block]:
+    return config.resources("aws_vpc_security_group_ingress_rule")
+
+
+def _legacy_ingress_rules(config: TerraformConfig) -> list[Block]:
+    return [
         block
         for block in config.resources("aws_security_group_rule")
         if block.body.get("type") == "ingress"
     ]
-    if not rules and not legacy:
+
+
+def _sources(rule: Block) -> dict[str, Any]:
+    return {key: rule.body[key] for key in ("cidr_ipv4", "cidr_ipv6") if key in rule.body}
+
+
+def inbound_port_problems(config: TerraformConfig) -> list[str]:
+    """Inbound traffic is TCP on the API port only, declared as one rule resource each (the
+    form the other inbound rules can read)."""
+    problems: list[str] = []
+    for group in config.resources("aws_security_group"):
+        if group.body.get("ingress"):
+            problems.append(f"{group.address}: inline ingress blocks; use rule resources")
+    legacy = _legacy_ingress_rules(config)
+    if not _ingress_rules(config) and not legacy:
         problems.append("no inbound rule at all: the API cannot be reached")
     for rule in legacy:
         problems.append(f"{rule.address}: use aws_vpc_security_group_ingress_rule")
-    for rule in rules:
+    for rule in _ingress_rules(config):
         body = rule.body
         if body.get("ip_protocol") != "tcp":
             problems.append(f"{rule.address}: protocol {body.get('ip_protocol')!r}, not 'tcp'")
@@ -85,7 +105,15 @@ def inbound_problems(config: TerraformConfig) -> list[str]:
                 f"{rule.address}: ports {body.get('from_port')}-{body.get('to_port')},"
                 f" not {API_PORT} only"
             )
-        sources = {key: body[key] for key in ("cidr_ipv4", "cidr_ipv6") if key in body}
+    return problems
+
+
+def inbound_source_problems(config: TerraformConfig) -> list[str]:
+    """Every inbound rule takes its addresses from ``var.allowed_cidrs``, and only from it."""
+    problems: list[str] = []
+    for rule in _ingress_rules(config):
+        body = rule.body
+        sources = _sources(rule)
         for key in ("prefix_list_id", "referenced_security_group_id"):
             if key in body:
                 problems.append(f"{rule.address}: source {key}, not var.allowed_cidrs")
@@ -94,43 +122,70 @@ def inbound_problems(config: TerraformConfig) -> list[str]:
         )
         if not sources or not from_variable:
             problems.append(f"{rule.address}: source is not taken from var.allowed_cidrs")
-        for cidr in _WHOLE_INTERNET:
-            if _mentions(sources, cidr):
-                problems.append(f"{rule.address}: inbound from {cidr}")
-        if not body.get("description"):
-            problems.append(f"{rule.address}: no description")
     return problems
 
 
-def egress_problems(config: TerraformConfig) -> list[str]:
-    """Outbound rules are described; none allows every protocol on every port."""
-    problems: list[str] = []
-    for rule in config.resources("aws_vpc_security_group_egress_rule"):
-        if not rule.body.get("description"):
-            problems.append(f"{rule.address}: no description")
-        if str(rule.body.get("ip_protocol")) in ("-1", "all"):
-            problems.append(f"{rule.address}: every protocol and port allowed")
-    return problems
+def inbound_internet_problems(config: TerraformConfig) -> list[str]:
+    """No inbound rule, in any of the forms Terraform offers, names the whole internet."""
+    inbound: list[tuple[str, Any]] = [
+        (rule.address, _sources(rule)) for rule in _ingress_rules(config)
+    ]
+    inbound += [(rule.address, rule.body) for rule in _legacy_ingress_rules(config)]
+    inbound += [
+        (group.address, group.body["ingress"])
+        for group in config.resources("aws_security_group")
+        if group.body.get("ingress")
+    ]
+    return [
+        f"{address}: inbound from {cidr}"
+        for address, value in inbound
+        for cidr in _WHOLE_INTERNET
+        if _mentions(value, cidr)
+    ]
+
+
+def rule_description_problems(config: TerraformConfig) -> list[str]:
+    """Every security group rule, inbound and outbound, says what it is for."""
+    rules = [
+        *_ingress_rules(config),
+        *config.resources("aws_vpc_security_group_egress_rule"),
+    ]
+    return [f"{rule.address}: no description" for rule in rules if not rule.body.get("description")]
+
+
+def egress_protocol_problems(config: TerraformConfig) -> list[str]:
+    """No outbound rule allows every protocol on every port."""
+    return [
+        f"{rule.address}: every protocol and port allowed"
+        for rule in config.resources("aws_vpc_security_group_egress_rule")
+        if str(rule.body.get("ip_protocol")) in ("-1", "all")
+    ]
 
 
 def imds_problems(config: TerraformConfig) -> list[str]:
     """Every instance requires IMDSv2 session tokens."""
-    problems: list[str] = []
-    for instance in config.resources("aws_instance"):
+    instances, problems = _instances(config)
+    for instance in instances:
         options = _first(instance.body, "metadata_options")
         if options.get("http_tokens") != "required":
             problems.append(f"{instance.address}: metadata_options.http_tokens is not 'required'")
     return problems
 
 
-def root_volume_problems(config: TerraformConfig) -> list[str]:
-    """Every instance's root volume is encrypted and goes away with the instance."""
-    problems: list[str] = []
-    for instance in config.resources("aws_instance"):
-        root = _first(instance.body, "root_block_device")
-        if root.get("encrypted") is not True:
+def root_volume_encryption_problems(config: TerraformConfig) -> list[str]:
+    """Every instance's root volume is encrypted."""
+    instances, problems = _instances(config)
+    for instance in instances:
+        if _first(instance.body, "root_block_device").get("encrypted") is not True:
             problems.append(f"{instance.address}: root volume not encrypted")
-        if root.get("delete_on_termination") is False:
+    return problems
+
+
+def root_volume_deletion_problems(config: TerraformConfig) -> list[str]:
+    """Every instance's root volume goes away with the instance (the provider's default)."""
+    instances, problems = _instances(config)
+    for instance in instances:
+        if _first(instance.body, "root_block_device").get("delete_on_termination") is False:
             problems.append(f"{instance.address}: root volume outlives the instance")
     return problems
 
@@ -173,10 +228,14 @@ def default_tag_problems(config: TerraformConfig) -> list[str]:
     return problems
 
 
-def resource_tag_problems(config: TerraformConfig) -> list[str]:
-    """Every taggable resource has a Name, the root volume included; the primary network
-    interface, which default_tags never reach, carries the run's tags explicitly. (The root
-    volume gets the run's tags from default_tags, at launch: see default_tag_problems.)"""
+def _has_name(config: TerraformConfig, tags: Any) -> bool:
+    resolved = _resolve_local(config, tags)
+    return (isinstance(resolved, dict) and "Name" in resolved) or _mentions(resolved, "Name")
+
+
+def name_tag_problems(config: TerraformConfig) -> list[str]:
+    """Every taggable resource has a Name, the root volume included. (The root volume gets the
+    run's tags from default_tags, at launch: see default_tag_problems.)"""
     problems: list[str] = []
     for block in config.resources():
         type_ = block.labels[0]
@@ -185,15 +244,19 @@ def resource_tag_problems(config: TerraformConfig) -> list[str]:
         if type_ not in TAGGABLE:
             problems.append(f"{block.address}: unknown whether taggable; classify it")
             continue
-        tags = _resolve_local(config, block.body.get("tags"))
-        if not (isinstance(tags, dict) and "Name" in tags) and not _mentions(tags, "Name"):
+        if not _has_name(config, block.body.get("tags")):
             problems.append(f"{block.address}: no Name tag")
     for instance in config.resources("aws_instance"):
-        root_tags = _first(instance.body, "root_block_device").get("tags")
-        if not (isinstance(root_tags, dict) and "Name" in root_tags) and not _mentions(
-            root_tags, "Name"
-        ):
+        if not _has_name(config, _first(instance.body, "root_block_device").get("tags")):
             problems.append(f"{instance.address}: root volume has no Name tag")
+    return problems
+
+
+def eni_tag_problems(config: TerraformConfig) -> list[str]:
+    """The primary network interface, which default_tags never reach, carries the run's tags
+    explicitly (an ``aws_ec2_tag`` for each)."""
+    instances, problems = _instances(config)
+    for instance in instances:
         if not _eni_tagged(config, instance):
             problems.append(f"{instance.address}: primary network interface not tagged")
     return problems
@@ -208,54 +271,79 @@ def _eni_tagged(config: TerraformConfig, instance: Block) -> bool:
     )
 
 
-def output_problems(config: TerraformConfig) -> list[str]:
-    """The outputs the harness reads exist and are described; none reveals the API key."""
+def required_output_problems(config: TerraformConfig) -> list[str]:
+    """The outputs the harness reads after an apply exist."""
     outputs = config.outputs()
-    problems = [f"output {name} missing" for name in REQUIRED_OUTPUTS if name not in outputs]
-    for name, body in outputs.items():
-        if not body.get("description"):
-            problems.append(f"output {name}: no description")
-        if _mentions(body.get("value"), "var.api_key") or "api_key" in name:
-            problems.append(f"output {name}: reveals the API key")
-    return problems
+    return [f"output {name} missing" for name in REQUIRED_OUTPUTS if name not in outputs]
 
 
-def variable_problems(config: TerraformConfig) -> list[str]:
-    """Every variable is typed and described; secrets are sensitive; order is alphabetical."""
-    variables = config.variables()
+def output_description_problems(config: TerraformConfig) -> list[str]:
+    """Every output says what it is."""
+    return [
+        f"output {name}: no description"
+        for name, body in config.outputs().items()
+        if not body.get("description")
+    ]
+
+
+def output_secret_problems(config: TerraformConfig) -> list[str]:
+    """No output reveals the API key."""
+    return [
+        f"output {name}: reveals the API key"
+        for name, body in config.outputs().items()
+        if _mentions(body.get("value"), "var.api_key") or "api_key" in name
+    ]
+
+
+def variable_declaration_problems(config: TerraformConfig) -> list[str]:
+    """Every variable has a type and a description."""
     problems: list[str] = []
-    for name, body in variables.items():
+    for name, body in config.variables().items():
         if not body.get("description"):
             problems.append(f"variable {name}: no description")
         if not body.get("type"):
             problems.append(f"variable {name}: no type")
-    if "api_key" in variables and variables["api_key"].get("sensitive") is not True:
-        problems.append("variable api_key: not sensitive")
-    if list(variables) != sorted(variables):
+    return problems
+
+
+def sensitive_variable_problems(config: TerraformConfig) -> list[str]:
+    """The API key variable exists and is sensitive, so no plan or apply prints it."""
+    variable = config.variables().get("api_key")
+    if variable is None:
+        return ["no variable api_key"]
+    return [] if variable.get("sensitive") is True else ["variable api_key: not sensitive"]
+
+
+def ordering_problems(config: TerraformConfig) -> list[str]:
+    """Variables and outputs are declared in alphabetical order (HashiCorp's style guide)."""
+    problems: list[str] = []
+    if list(config.variables()) != sorted(config.variables()):
         problems.append("variables are not in alphabetical order")
     if list(config.outputs()) != sorted(config.outputs()):
         problems.append("outputs are not in alphabetical order")
     return problems
 
 
-def dead_mans_switch_problems(config: TerraformConfig, user_data: str) -> list[str]:
-    """Instances terminate on power-off, and the user data arms the switch before any
-    command that can fail."""
-    problems = [
-        f"{instance.address}: instance_initiated_shutdown_behavior is not 'terminate'"
-        for instance in config.resources("aws_instance")
-        if instance.body.get("instance_initiated_shutdown_behavior") != "terminate"
-    ]
-    armed = False
+def shutdown_behaviour_problems(config: TerraformConfig) -> list[str]:
+    """Powering an instance off terminates it, so the dead man's switch leaves nothing."""
+    instances, problems = _instances(config)
+    for instance in instances:
+        if instance.body.get("instance_initiated_shutdown_behavior") != "terminate":
+            problems.append(
+                f"{instance.address}: instance_initiated_shutdown_behavior is not 'terminate'"
+            )
+    return problems
+
+
+def dead_mans_switch_problems(user_data: str) -> list[str]:
+    """The user data arms the dead man's switch before any command that can fail."""
+    problems: list[str] = []
     for command in top_level_commands(user_data):
         if _ARMING_COMMAND.match(command):
-            armed = True
-            break
-        if _FALLIBLE_COMMAND.match(command):
+            return problems
+        if _FALLIBLE_COMMAND.match(command) and not problems:
             problems.append(f"user data runs {command!r} before arming the dead man's switch")
-            break
-    if not armed:
-        problems.append("user data never arms the dead man's switch")
+    problems.append("user data never arms the dead man's switch")
     return problems
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 import requests
 from pytest_bdd import given, parsers, then, when
 
-from harness.client import ApiClient
+from harness.client import API_KEY_HEADER, ApiClient
 from harness.targets import Endpoint
 
 #: How each phrase of the Examples sends (or fails to send) the key.
@@ -28,10 +29,14 @@ CREDENTIALS: dict[str, Callable[[ApiClient, str], requests.Response]] = {
     "with the key in the body": lambda c, key: c.update({"counter": 4, "X-API-KEY": key}, key=None),
 }
 
-READS: dict[str, Callable[[ApiClient], requests.Response]] = {
-    "the status": ApiClient.status,
-    "the log": lambda c: c.logs(),
-    "the health": ApiClient.health,
+#: Where each thing a client may read is.
+READS = {"the status": "/status", "the log": "/logs", "the health": "/health"}
+
+#: What of each read must be the same for every reader (the status's time and uptime move).
+SAME_FOR_EVERY_READER: dict[str, Callable[[Any], Any]] = {
+    "the status": lambda body: body["state"],
+    "the log": lambda body: body,
+    "the health": lambda body: body,
 }
 
 
@@ -56,7 +61,17 @@ def send_raw_without_key(client: ApiClient, body: str) -> requests.Response:
 
 @when(parsers.parse("a client without a key reads {what}"), target_fixture="answer")
 def read_without_key(endpoint: Endpoint, what: str) -> requests.Response:
-    return READS[what](ApiClient(endpoint.base_url, api_key=None))
+    return ApiClient(endpoint.base_url, api_key=None).request("GET", READS[what])
+
+
+@then(parsers.parse("it reads {what} as a client holding the key does"))
+def reads_as_key_holder(
+    answer: requests.Response, client: ApiClient, api_key: str, what: str
+) -> None:
+    with_key = client.request("GET", READS[what], headers={API_KEY_HEADER: api_key})
+    assert with_key.status_code == 200, with_key.text
+    same = SAME_FOR_EVERY_READER[what]
+    assert same(answer.json()) == same(with_key.json())
 
 
 @then("the answer does not contain the key")

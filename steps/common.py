@@ -1,8 +1,10 @@
-"""Steps every feature shares: the service, the state a scenario starts from, the answer."""
+"""Steps every feature shares: the service, the state a scenario starts from, the answer, and
+where an accepted update must show: the status and the log."""
 
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -10,63 +12,137 @@ from typing import Any
 import pytest
 import requests
 from pytest_bdd import given, parsers, then
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from harness.client import ApiClient
 
 #: How far the service's clock may be from the test machine's.
 CLOCK_TOLERANCE = timedelta(minutes=2)
+#: How long "the service is running" waits for the service to answer its health check.
+READY_TIMEOUT = 30.0
+
+
+def state_pattern(prefix: str = "") -> str:
+    """A state as the spec writes it, ``counter 5 and message "text"``, as a regular expression
+    with the groups ``{prefix}counter`` and ``{prefix}message``. The message may be empty, and
+    may span lines (an Examples cell writes a line break as ``\\n``)."""
+    return rf'counter (?P<{prefix}counter>-?\d+) and message "(?P<{prefix}message>.*)"'
+
+
+def state_step(text: str) -> parsers.re:
+    """A step parser for ``text``, in which ``{state}`` (or ``{old}`` and ``{new}``) stands for a
+    state as the spec writes it."""
+    expression = re.escape(text)
+    for name in ("state", "old", "new"):
+        prefix = "" if name == "state" else f"{name}_"
+        expression = expression.replace(re.escape(f"{{{name}}}"), state_pattern(prefix))
+    return parsers.re(expression, re.DOTALL)
+
+
+def state(counter: str, message: str) -> dict[str, Any]:
+    return {"counter": int(counter), "message": message}
+
+
+def assert_state(shown: Any, counter: str, message: str) -> None:
+    """``shown`` is exactly that state: no other field, the same text, and the counter a JSON
+    integer (2, never 2.0 or true, which Python would count as equal)."""
+    expected = state(counter, message)
+    assert shown == expected, f"{shown!r} is not {expected!r}"
+    assert type(shown["counter"]) is int, f"the counter {shown['counter']!r} is not an integer"
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    """What the service held before the scenario's action."""
+    """What the service held before the scenario's action: the state, the log's size and its
+    newest entry."""
 
     state: dict[str, Any]
     total: int
+    newest: dict[str, Any] | None
 
 
-@dataclass
+def as_entry(answered: dict[str, Any]) -> dict[str, Any]:
+    """The log entry that an answer to an update promises."""
+    return {
+        "id": answered["log_id"],
+        "timestamp": answered["timestamp"],
+        "old_value": answered["old_state"],
+        "new_value": answered["state"],
+    }
+
+
+@dataclass(frozen=True)
 class Made:
-    """The updates a scenario made itself, oldest first, as the service answered them."""
+    """The updates a scenario made itself, oldest first, as the service answered them, and
+    the log's size right after them."""
 
     answers: list[dict[str, Any]]
+    total: int
 
     @property
-    def ids(self) -> list[int]:
-        return [answer["log_id"] for answer in self.answers]
+    def entries(self) -> list[dict[str, Any]]:
+        """The log entries these updates promise, oldest first."""
+        return [as_entry(answer) for answer in self.answers]
 
 
 def take_snapshot(client: ApiClient) -> Snapshot:
-    return Snapshot(client.current_state(), client.log_total())
+    return Snapshot(client.current_state(), client.log_total(), client.newest_entry())
+
+
+def nth_update(marker: int, n: int) -> dict[str, Any]:
+    """The n-th of a series of updates: the counter, the message or both, in turn, so that a
+    log of them shows every kind of change (the message in more than ASCII)."""
+    kinds = (
+        {"counter": marker + n},
+        {"message": f"update {marker + n} — ünïcödé ✓"},
+        {"counter": -(marker + n), "message": f"update {marker + n}, both"},
+    )
+    return kinds[n % len(kinds)]
 
 
 def assert_utc_iso8601_now(text: str) -> None:
-    assert text.endswith("Z"), f"{text!r} does not end in Z"
-    moment = datetime.fromisoformat(text.removesuffix("Z") + "+00:00")
+    moment = parse_utc(text)
     drift = abs(datetime.now(UTC) - moment)
     assert drift < CLOCK_TOLERANCE, f"{text} is {drift} away from now"
 
 
+def parse_utc(text: str) -> datetime:
+    assert text.endswith("Z"), f"{text!r} does not end in Z"
+    return datetime.fromisoformat(text.removesuffix("Z") + "+00:00")
+
+
 @given("the service is running")
-@then("the service is running")
 def service_is_running(client: ApiClient) -> None:
+    # Every target waits for its deployment when it starts it; a scenario still begins only
+    # on a service that answers now. A service that never does is an error in the set-up
+    # (tenacity reraises the last one), not a failed promise.
+    for attempt in Retrying(
+        stop=stop_after_delay(READY_TIMEOUT),
+        wait=wait_exponential(multiplier=0.05, max=2.0),
+        retry=retry_if_exception_type(requests.RequestException),
+        reraise=True,
+    ):
+        with attempt:
+            client.health().raise_for_status()
+
+
+@then("the service is running")
+def service_answers_healthy(client: ApiClient) -> None:
     response = client.health()
     assert response.status_code == 200, response.text
 
 
-@given(
-    parsers.parse('the state is counter {counter:d} and message "{message}"'),
-    target_fixture="before",
-)
-def state_is(client: ApiClient, counter: int, message: str) -> Snapshot:
-    client.set_state(counter=counter, message=message)
+@given(state_step("the state is {state}"), target_fixture="before")
+def state_is(client: ApiClient, counter: str, message: str) -> Snapshot:
+    client.set_state(**state(counter, message))
     return take_snapshot(client)
 
 
 @given(parsers.parse("the client has made {count:d} updates"), target_fixture="made")
 def client_has_made_updates(client: ApiClient, count: int) -> Made:
-    start = random.randrange(1_000_000)  # nosec B311 - a marker, not a secret
-    return Made([client.set_state(counter=start + n) for n in range(count)])
+    marker = random.randrange(1_000_000)  # nosec B311 - a marker, not a secret
+    answers = [client.set_state(**nth_update(marker, n)) for n in range(count)]
+    return Made(answers, client.log_total())
 
 
 @pytest.fixture
@@ -77,14 +153,22 @@ def answer() -> requests.Response:
 @then(parsers.parse("the answer is {code:d}"))
 def answer_is(answer: requests.Response, code: int) -> None:
     assert answer.status_code == code, f"{answer.status_code}: {answer.text}"
+
+
+@then("the error says why")
+def error_says_why(answer: requests.Response) -> None:
+    # Every error is JSON of one shape, whatever refused the request.
     assert answer.headers.get("content-type", "").startswith("application/json"), answer.headers
+    body = answer.json()
+    assert isinstance(body.get("detail"), str), body
+    assert body["detail"], body
+    assert isinstance(body.get("errors"), list), body
 
 
 @then(parsers.parse('the error names "{field}"'))
 def error_names(answer: requests.Response, field: str) -> None:
     body = answer.json()
-    assert isinstance(body.get("detail"), str), body
-    named = [error["field"] for error in body.get("errors", [])]
+    named = [error.get("field") for error in body.get("errors", [])]
     assert field in named, f"{field!r} not among {named}: {body}"
 
 
@@ -98,6 +182,12 @@ def logged_once(client: ApiClient, before: Snapshot) -> None:
     assert client.log_total() == before.total + 1
 
 
-@then(parsers.parse('the status shows counter {counter:d} and message "{message}"'))
-def status_shows(client: ApiClient, counter: int, message: str) -> None:
-    assert client.current_state() == {"counter": counter, "message": message}
+@then(state_step("the status shows {state}"))
+def status_shows(client: ApiClient, counter: str, message: str) -> None:
+    assert_state(client.current_state(), counter, message)
+
+
+@then("the log's newest entry is the update as answered")
+def newest_entry_is_update(client: ApiClient, answer: requests.Response) -> None:
+    assert answer.status_code == 200, answer.text
+    assert client.newest_entry() == as_entry(answer.json())

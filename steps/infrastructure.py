@@ -48,26 +48,43 @@ def terraform_verdict(verdict: str, variable_check: rules.VariableCheck) -> None
 
 
 @then("inbound traffic is allowed on TCP port 5000 only")
+def inbound_port(terraform_config: TerraformConfig) -> None:
+    assert_none(rules.inbound_port_problems(terraform_config))
+
+
 @then("inbound traffic comes only from the allowed addresses variable")
+def inbound_source(terraform_config: TerraformConfig) -> None:
+    assert_none(rules.inbound_source_problems(terraform_config))
+
+
 @then("no inbound rule is open to the whole internet")
-def inbound_rules(terraform_config: TerraformConfig) -> None:
-    assert_none(rules.inbound_problems(terraform_config))
+def inbound_internet(terraform_config: TerraformConfig) -> None:
+    assert_none(rules.inbound_internet_problems(terraform_config))
 
 
-@then("every outbound rule is described and limited to one protocol")
-def outbound_rules(terraform_config: TerraformConfig) -> None:
-    assert_none(rules.egress_problems(terraform_config))
+@then("no outbound rule allows every protocol")
+def egress_protocol(terraform_config: TerraformConfig) -> None:
+    assert_none(rules.egress_protocol_problems(terraform_config))
+
+
+@then("every security group rule says what it is for")
+def rule_descriptions(terraform_config: TerraformConfig) -> None:
+    assert_none(rules.rule_description_problems(terraform_config))
 
 
 @then("the instance requires IMDSv2 session tokens")
 def imdsv2(terraform_config: TerraformConfig) -> None:
-    assert terraform_config.resources("aws_instance"), "no aws_instance"
     assert_none(rules.imds_problems(terraform_config))
 
 
-@then("the instance's root volume is encrypted and deleted with it")
-def root_volume(terraform_config: TerraformConfig) -> None:
-    assert_none(rules.root_volume_problems(terraform_config))
+@then("the instance's root volume is encrypted")
+def root_volume_encrypted(terraform_config: TerraformConfig) -> None:
+    assert_none(rules.root_volume_encryption_problems(terraform_config))
+
+
+@then("the instance's root volume is deleted with it")
+def root_volume_deleted(terraform_config: TerraformConfig) -> None:
+    assert_none(rules.root_volume_deletion_problems(terraform_config))
 
 
 @then("the provider tags every resource with Project, RunId and ManagedBy from variables")
@@ -76,9 +93,13 @@ def default_tags(terraform_config: TerraformConfig) -> None:
 
 
 @then("every taggable resource has a Name tag")
+def name_tags(terraform_config: TerraformConfig) -> None:
+    assert_none(rules.name_tag_problems(terraform_config))
+
+
 @then("the primary network interface, which the provider's tags miss, carries the run's tags")
-def resource_tags(terraform_config: TerraformConfig) -> None:
-    assert_none(rules.resource_tag_problems(terraform_config))
+def eni_tags(terraform_config: TerraformConfig) -> None:
+    assert_none(rules.eni_tag_problems(terraform_config))
 
 
 @then("the user data installs docker, tar and gzip before it uses them")
@@ -97,18 +118,40 @@ def user_data() -> str:
 
 
 @then("powering off the instance terminates it")
+def shutdown_terminates(terraform_config: TerraformConfig) -> None:
+    assert_none(rules.shutdown_behaviour_problems(terraform_config))
+
+
 @then("the user data arms the dead man's switch before any step that can fail")
-def dead_mans_switch(terraform_config: TerraformConfig) -> None:
-    assert_none(rules.dead_mans_switch_problems(terraform_config, user_data()))
+def dead_mans_switch() -> None:
+    assert_none(rules.dead_mans_switch_problems(user_data()))
 
 
-@then("the outputs api_url, instance_id, public_ip and security_group_id exist, described")
+@then("the outputs api_url, instance_id, public_ip and security_group_id exist")
+def required_outputs(terraform_config: TerraformConfig) -> None:
+    assert_none(rules.required_output_problems(terraform_config))
+
+
+@then("every output says what it is")
+def output_descriptions(terraform_config: TerraformConfig) -> None:
+    assert_none(rules.output_description_problems(terraform_config))
+
+
 @then("no output reveals the API key")
-def outputs(terraform_config: TerraformConfig) -> None:
-    assert_none(rules.output_problems(terraform_config))
+def output_secret(terraform_config: TerraformConfig) -> None:
+    assert_none(rules.output_secret_problems(terraform_config))
 
 
 @then("every variable has a type and a description")
+def variable_declarations(terraform_config: TerraformConfig) -> None:
+    assert_none(rules.variable_declaration_problems(terraform_config))
+
+
 @then("the API key variable is sensitive")
-def variables(terraform_config: TerraformConfig) -> None:
-    assert_none(rules.variable_problems(terraform_config))
+def sensitive_variable(terraform_config: TerraformConfig) -> None:
+    assert_none(rules.sensitive_variable_problems(terraform_config))
+
+
+@then("variables and outputs are declared in alphabetical order")
+def ordering(terraform_config: TerraformConfig) -> None:
+    assert_none(rules.ordering_problems(terraform_config))

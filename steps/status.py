@@ -9,7 +9,7 @@ import requests
 from pytest_bdd import parsers, then, when
 
 from harness.client import ApiClient
-from steps.common import assert_utc_iso8601_now
+from steps.common import assert_state, assert_utc_iso8601_now, parse_utc, state_step
 
 
 @when("a client asks for the status", target_fixture="answer")
@@ -31,6 +31,10 @@ class TwoStatuses:
     second: requests.Response
     inner: float
     outer: float
+
+    @property
+    def both(self) -> tuple[requests.Response, requests.Response]:
+        return self.first, self.second
 
 
 @when("a client asks for the status twice, a moment apart", target_fixture="statuses")
@@ -70,17 +74,28 @@ def uptime_not_negative(answer: requests.Response) -> None:
     assert uptime >= 0
 
 
+@then(state_step("the state answered is {state}"))
+def state_answered(answer: requests.Response, counter: str, message: str) -> None:
+    assert_state(answer.json()["state"], counter, message)
+
+
+@then("the status time moved on by the time that passed between the two answers")
+def time_moves(statuses: TwoStatuses) -> None:
+    first, second = (parse_utc(answer.json()["timestamp"]) for answer in statuses.both)
+    moved = (second - first).total_seconds()
+    # A clock that stands still, or runs back, fails; the server's two readings lie between
+    # the client's (timestamps to the microsecond).
+    assert statuses.inner - 0.001 <= moved <= statuses.outer + 0.001, (first, second, statuses)
+
+
 @then("the uptime grew by the time that passed between the two answers")
 def uptime_grows(statuses: TwoStatuses) -> None:
-    first = statuses.first.json()["uptime_seconds"]
-    second = statuses.second.json()["uptime_seconds"]
-    grown = second - first
-    # The server's two readings lie between the client's; uptime is rounded to the ms.
-    assert statuses.inner - 0.002 <= grown <= statuses.outer + 0.002, (
+    first, second = (answer.json()["uptime_seconds"] for answer in statuses.both)
+    # A restart in between would make the second smaller; uptime is rounded to the ms.
+    assert statuses.inner - 0.002 <= second - first <= statuses.outer + 0.002, (
         first,
         second,
-        statuses.inner,
-        statuses.outer,
+        statuses,
     )
 
 

@@ -3,46 +3,60 @@
 from __future__ import annotations
 
 from contextlib import ExitStack
+from dataclasses import dataclass
 
 import pytest
 from pytest_bdd import given, then, when
 
-from harness.client import ApiClient
+from harness.leftovers import Leftover
 from harness.targets import Target, TargetOptions
+
+
+@dataclass(frozen=True)
+class Throwaway:
+    """A deployment started for the scenario, and the lifetime that stops it."""
+
+    target: Target
+    lifetime: ExitStack
+
+
+@dataclass(frozen=True)
+class Teardown:
+    """A teardown, and what the inventory found of the deployment just before it."""
+
+    run_id: str
+    found_while_running: list[Leftover]
 
 
 @given(
     "a throw-away deployment of the kind under test, with a run id of its own",
     target_fixture="throwaway",
 )
-def throwaway_deployment(target: Target, request: pytest.FixtureRequest) -> Target:
-    # Never kept, whatever --keep says: this deployment exists only to be torn down.
+def throwaway_deployment(target: Target, request: pytest.FixtureRequest) -> Throwaway:
+    # Never kept, whatever --keep says: this deployment exists only to be torn down. Its
+    # options make a run id of their own; it is stopped however the scenario ends.
     deployment = type(target)(TargetOptions())
     lifetime = ExitStack()
     request.addfinalizer(lifetime.close)
     lifetime.enter_context(deployment.deployed())
-    request.node.stash[LIFETIME] = lifetime
-    return deployment
+    return Throwaway(deployment, lifetime)
 
 
-LIFETIME = pytest.StashKey[ExitStack]()
+@when("the deployment is torn down", target_fixture="teardown")
+def deployment_torn_down(throwaway: Throwaway) -> Teardown:
+    found = throwaway.target.leftovers()
+    throwaway.lifetime.close()
+    return Teardown(throwaway.target.options.run_id, found)
 
 
-@given("the deployment answers and what it created carries its run id")
-def deployment_answers(throwaway: Target, target: Target) -> None:
-    assert throwaway.options.run_id != target.options.run_id, "a run id of its own"
-    response = ApiClient(throwaway.endpoint.base_url, throwaway.endpoint.api_key).health()
-    assert response.status_code == 200, response.text
-    # The inventory must see the deployment while it runs, or an empty one proves nothing.
-    assert throwaway.leftovers(), f"nothing found carrying {throwaway.options.run_id}"
-
-
-@when("the deployment is torn down")
-def deployment_torn_down(request: pytest.FixtureRequest) -> None:
-    request.node.stash[LIFETIME].close()
+@then("while it ran, what it created carried its own run id")
+def found_while_running(teardown: Teardown, target: Target) -> None:
+    assert teardown.run_id != target.options.run_id, "the same run id as the session's"
+    # An inventory that sees nothing of a running deployment would prove nothing after it.
+    assert teardown.found_while_running, f"nothing found carrying {teardown.run_id}"
 
 
 @then("nothing that carries its run id remains")
-def nothing_remains(throwaway: Target) -> None:
-    remaining = throwaway.leftovers()
-    assert remaining == [], f"left behind by {throwaway.options.run_id}: {remaining}"
+def nothing_remains(throwaway: Throwaway) -> None:
+    remaining = throwaway.target.leftovers()
+    assert remaining == [], f"left behind by {throwaway.target.options.run_id}: {remaining}"

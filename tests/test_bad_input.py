@@ -47,6 +47,8 @@ class Bad:
     chunked: bool = False
     #: Put the key in the query string (where it must not count).
     key_in_query: bool = False
+    #: The field the error must name, where the refusal is about one.
+    names: str | None = None
 
 
 def update(id: str, body: str | bytes, **kwargs: Any) -> Bad:
@@ -54,8 +56,8 @@ def update(id: str, body: str | bytes, **kwargs: Any) -> Bad:
     return Bad(id, kwargs.pop("expect", 400), body=raw, **kwargs)
 
 
-def logs(id: str, query: str, expect: int = 400) -> Bad:
-    return Bad(id, expect, method="GET", path=f"/logs?{query}", content_type=None)
+def logs(id: str, query: str, expect: int = 400, names: str | None = None) -> Bad:
+    return Bad(id, expect, method="GET", path=f"/logs?{query}", content_type=None, names=names)
 
 
 #: Signed with another key than the server's, and forged with no key at all.
@@ -68,18 +70,18 @@ FORGED_CURSOR = (
 
 CORPUS: list[Bad] = [
     # -- the counter is not a whole number in the int64 range
-    update("counter-string", '{"counter": "5"}'),
+    update("counter-string", '{"counter": "5"}', names="counter"),
     update("counter-empty-string", '{"counter": ""}'),
     update("counter-hex-string", '{"counter": "0x10"}'),
-    update("counter-fraction", '{"counter": 1.5}'),
+    update("counter-fraction", '{"counter": 1.5}', names="counter"),
     update("counter-negative-fraction", '{"counter": -0.5}'),
-    update("counter-true", '{"counter": true}'),
+    update("counter-true", '{"counter": true}', names="counter"),
     update("counter-false", '{"counter": false}'),
-    update("counter-list", '{"counter": [1]}'),
-    update("counter-object", '{"counter": {"value": 1}}'),
-    update("counter-int64-max-plus-one", '{"counter": 9223372036854775808}'),
-    update("counter-int64-min-minus-one", '{"counter": -9223372036854775809}'),
-    update("counter-1e30", '{"counter": 1e30}'),
+    update("counter-list", '{"counter": [1]}', names="counter"),
+    update("counter-object", '{"counter": {"value": 1}}', names="counter"),
+    update("counter-int64-max-plus-one", '{"counter": 9223372036854775808}', names="counter"),
+    update("counter-int64-min-minus-one", '{"counter": -9223372036854775809}', names="counter"),
+    update("counter-1e30", '{"counter": 1e30}', names="counter"),
     update("counter-1e400-infinite", '{"counter": 1e400}'),
     update("counter-NaN", '{"counter": NaN}'),
     update("counter-Infinity", '{"counter": Infinity}'),
@@ -89,11 +91,13 @@ CORPUS: list[Bad] = [
     update("counter-leading-zero", '{"counter": 05}'),
     update("counter-plus-sign", '{"counter": +5}'),
     # -- the message is not text, or too long
-    update("message-number", '{"message": 5}'),
-    update("message-false", '{"message": false}'),
-    update("message-list", '{"message": ["a"]}'),
-    update("message-object", '{"message": {"text": "a"}}'),
-    update("message-one-too-long", json.dumps({"message": "x" * (MAX_MESSAGE + 1)})),
+    update("message-number", '{"message": 5}', names="message"),
+    update("message-false", '{"message": false}', names="message"),
+    update("message-list", '{"message": ["a"]}', names="message"),
+    update("message-object", '{"message": {"text": "a"}}', names="message"),
+    update(
+        "message-one-too-long", json.dumps({"message": "x" * (MAX_MESSAGE + 1)}), names="message"
+    ),
     update("message-one-too-long-in-emoji", json.dumps({"message": "🎉" * (MAX_MESSAGE + 1)})),
     update(
         "message-one-too-long-as-escapes",  # 12 bytes a character, still under the body limit
@@ -113,29 +117,29 @@ CORPUS: list[Bad] = [
     update("raw-newline-in-string", b'{"message": "a\nb"}'),
     update("nul-outside-string", b'{"counter": 1}\x00'),
     # -- nothing to set
-    update("empty-object", "{}"),
-    update("both-null", '{"counter": null, "message": null}'),
-    update("counter-null", '{"counter": null}'),
+    update("empty-object", "{}", names="body"),
+    update("both-null", '{"counter": null, "message": null}', names="body"),
+    update("counter-null", '{"counter": null}', names="body"),
     update("message-null", '{"message": null}'),
     # -- fields the service does not know
-    update("extra-field", '{"counter": 1, "colour": "red"}'),
+    update("extra-field", '{"counter": 1, "colour": "red"}', names="colour"),
     update("extra-null-field", '{"counter": 1, "extra": null}'),
-    update("field-in-another-case", '{"Counter": 1}'),
+    update("field-in-another-case", '{"Counter": 1}', names="Counter"),
     update("field-with-space", '{"counter ": 1}'),
     update("key-in-body-only-extra", '{"message": "m", "X-API-KEY": "x"}'),
     update("duplicate-key-last-wins-bad", '{"counter": 1, "counter": "x"}'),
     # -- not a JSON object
-    update("json-array", "[1, 2]"),
+    update("json-array", "[1, 2]", names="body"),
     update("json-array-of-object", '[{"counter": 1}]'),
-    update("json-string", '"counter"'),
-    update("json-number", "5"),
-    update("json-null", "null"),
+    update("json-string", '"counter"', names="body"),
+    update("json-number", "5", names="body"),
+    update("json-null", "null", names="body"),
     update("json-true", "true"),
     update("empty-body", ""),
     update("whitespace-body", "   \n"),
     # -- not JSON at all
-    update("unclosed-object", '{"counter": 5'),
-    update("form-encoded-text", "counter=5"),
+    update("unclosed-object", '{"counter": 5', names="body"),
+    update("form-encoded-text", "counter=5", names="body"),
     update("single-quotes", "{'counter': 5}"),
     update("trailing-comma", '{"counter": 5,}'),
     update("two-objects", '{"counter": 5}{"counter": 6}'),
@@ -144,12 +148,19 @@ CORPUS: list[Bad] = [
     update("truncated-literal", "nul"),
     update("binary-garbage", bytes(range(256))),
     # -- not declared as JSON
-    update("content-type-text-plain", '{"counter": 8}', content_type="text/plain"),
-    update("content-type-form", '{"counter": 8}', content_type="application/x-www-form-urlencoded"),
+    update(
+        "content-type-text-plain", '{"counter": 8}', content_type="text/plain", names="content-type"
+    ),
+    update(
+        "content-type-form",
+        '{"counter": 8}',
+        content_type="application/x-www-form-urlencoded",
+        names="content-type",
+    ),
     update("content-type-multipart", '{"counter": 8}', content_type="multipart/form-data"),
     update("content-type-almost-json", '{"counter": 8}', content_type="application/jsonx"),
     update("content-type-xml", "<counter>8</counter>", content_type="application/xml"),
-    update("content-type-missing", '{"counter": 8}', content_type=None),
+    update("content-type-missing", '{"counter": 8}', content_type=None, names="content-type"),
     update("content-type-empty", '{"counter": 8}', content_type=""),
     # -- too large: refused before anything else, key or no key
     update("body-one-byte-over", json.dumps({"message": "x" * (MAX_BODY - 14)})),
@@ -160,6 +171,11 @@ CORPUS: list[Bad] = [
     update("no-key-valid-body", '{"counter": 8}', with_key=False, expect=401),
     update("no-key-invalid-body", '{"counter": "8"}', with_key=False, expect=401),
     update("no-key-not-json", "counter=8", with_key=False, content_type="text/plain", expect=401),
+    update("no-key-not-json-declared-json", "not json at all", with_key=False, expect=401),
+    update("no-key-unclosed-object", '{"counter": 5', with_key=False, expect=401),
+    update("no-key-extra-field", '{"counter": 1, "extra": true}', with_key=False, expect=401),
+    update("no-key-empty-object", "{}", with_key=False, expect=401),
+    update("no-key-json-array", "[1, 2]", with_key=False, expect=401),
     update("key-in-query-only", '{"counter": 8}', with_key=False, key_in_query=True, expect=401),
     update(
         "key-as-bearer",
@@ -176,24 +192,25 @@ CORPUS: list[Bad] = [
         expect=401,
     ),
     # -- the log's page and limit
-    logs("page-zero", "page=0"),
-    logs("page-negative", "page=-1"),
+    logs("page-zero", "page=0", names="page"),
+    logs("page-negative", "page=-1", names="page"),
     logs("page-minus-zero", "page=-0"),
     logs("page-hugely-negative", f"page=-{10**30}"),
-    logs("page-word", "page=abc"),
-    logs("page-fraction", "page=1.5"),
+    logs("page-word", "page=abc", names="page"),
+    logs("page-fraction", "page=1.5", names="page"),
     logs("page-empty", "page="),
     logs("page-nul", "page=%00"),
     logs("page-fullwidth-digit", "page=%EF%BC%91"),
     logs("page-arabic-digit", "page=%D9%A1"),
-    logs("page-exponent", "page=1e2"),
+    logs("page-exponent", "page=1e2", names="page"),
     logs("page-lone-surrogate-escaped", "page=%ED%A0%80"),
     logs("page-invalid-utf8", "page=%FF"),
-    logs("limit-zero", "limit=0"),
-    logs("limit-one-over", "limit=101"),
+    logs("limit-zero", "limit=0", names="limit"),
+    logs("limit-one-over", "limit=101", names="limit"),
     logs("limit-huge", f"limit={10**30}"),
-    logs("limit-negative", "limit=-5"),
-    logs("limit-word", "limit=ten"),
+    logs("limit-negative", "limit=-5", names="limit"),
+    logs("limit-word", "limit=ten", names="limit"),
+    logs("limit-empty", "limit=", names="limit"),
     logs("limit-hex", "limit=0x10"),
     logs("limit-true", "limit=true"),
     logs("both-bad", "page=0&limit=0"),
@@ -292,6 +309,9 @@ def test_a_malformed_request_is_refused_with_a_json_error(
     assert isinstance(body.get("detail"), str)
     assert body["detail"]
     assert isinstance(body.get("errors"), list)
+    if case.names is not None:
+        named = [error.get("field") for error in body["errors"]]
+        assert case.names in named, f"{shown}: {case.names!r} not among {named}"
     assert (client.current_state(), client.log_total()) == before
 
 
