@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import re
 import shutil
 import statistics
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,3 +146,22 @@ class Spread:
 def load_average() -> tuple[float, float, float]:
     one, five, fifteen = os.getloadavg()
     return one, five, fifteen
+
+
+def interleaved_ms(
+    calls: Mapping[str, Callable[[], object]], *, repeats: int, warmup: int
+) -> dict[str, list[float]]:
+    """Milliseconds per call of each kind: ``warmup`` rounds not counted, then ``repeats``
+    rounds, every kind once a round, in a new order each round (a cheap call right after a
+    costly one is not always the same one: a deep page evicts caches the next call refills)."""
+    order = list(calls)
+    shuffle = random.Random(20261127).shuffle  # nosec B311 - an order, not a secret
+    times: dict[str, list[float]] = {kind: [] for kind in calls}
+    for round_number in range(warmup + repeats):
+        shuffle(order)
+        for kind in order:
+            started = time.perf_counter()
+            calls[kind]()
+            if round_number >= warmup:
+                times[kind].append((time.perf_counter() - started) * 1000)
+    return times

@@ -17,7 +17,6 @@ import functools
 import http.client
 import json
 import logging
-import random
 import sqlite3
 import statistics
 import time
@@ -28,7 +27,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from app.store import LogStore
-from bench.common import Spread, rss_mib, serve, wrk
+from bench.common import Spread, interleaved_ms, rss_mib, serve, wrk
 from bench.throughput import BARE_APP, POST_SCRIPT
 
 logger = logging.getLogger(__name__)
@@ -103,30 +102,23 @@ def http_latencies(
     """Milliseconds per request of each kind, interleaved, over one keep-alive connection."""
     host = urlsplit(base_url)
     conn = http.client.HTTPConnection(host.hostname or "127.0.0.1", host.port, timeout=30)
-    paths = {kind: "/logs?" + urlencode(query) for kind, query in params.items()}
-    times: dict[str, list[float]] = {kind: [] for kind in paths}
     expected: dict[str, bytes] = {}
-    order = list(paths)
-    shuffle = random.Random(20261127).shuffle  # nosec B311 - an order, not a secret
-    for round_number in range(repeats + 3):
-        # A new order each round: a cheap request right after a deep one is not always the
-        # same one (a deep page evicts caches the next request then refills).
-        shuffle(order)
-        for kind in order:
-            path = paths[kind]
-            started = time.perf_counter()
-            conn.request("GET", path)
-            response = conn.getresponse()
-            body = response.read()
-            elapsed = (time.perf_counter() - started) * 1000
-            if response.status != 200:
-                raise RuntimeError(f"{path}: {response.status} {body[:200]!r}")
-            if round_number < 3:  # warm-up; and every answer must be the same page each time
-                expected.setdefault(kind, body)
-                continue
-            if body != expected[kind]:
-                raise RuntimeError(f"{kind}: the page changed between requests")
-            times[kind].append(elapsed)
+
+    def get(kind: str, path: str) -> None:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        body = response.read()
+        if response.status != 200:
+            raise RuntimeError(f"{path}: {response.status} {body[:200]!r}")
+        # Every answer must be the same page each time.
+        if expected.setdefault(kind, body) != body:
+            raise RuntimeError(f"{kind}: the page changed between requests")
+
+    calls = {
+        kind: functools.partial(get, kind, "/logs?" + urlencode(query))
+        for kind, query in params.items()
+    }
+    times = interleaved_ms(calls, repeats=repeats, warmup=3)
     conn.close()
     return times
 
@@ -157,18 +149,8 @@ def store_latencies(
         else:
             position = store.cursors.decode(query["cursor"]) if "cursor" in query else None
             reads[f"store: {kind}"] = functools.partial(store.page_after, position, LIMIT)
-    times: dict[str, list[float]] = {name: [] for name in reads}
     try:
-        order = list(reads)
-        shuffle = random.Random(20261127).shuffle  # nosec B311 - an order, not a secret
-        for round_number in range(repeats + 2):
-            shuffle(order)
-            for name in order:
-                read = reads[name]
-                started = time.perf_counter()
-                read()
-                if round_number >= 2:
-                    times[name].append((time.perf_counter() - started) * 1000)
+        times = interleaved_ms(reads, repeats=repeats, warmup=2)
     finally:
         store.close()
         old.close()
