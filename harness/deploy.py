@@ -33,7 +33,7 @@ from typing import Any
 
 import requests
 
-from harness import aws_inventory, processes
+from harness import aws_inventory, processes, terraform
 from harness.bundle import app_bundle, sha256
 from harness.cloud import Cloud, cloud_from_record
 from harness.delivery import deliver
@@ -43,7 +43,6 @@ from harness.leftovers import Leftover, describe
 from harness.paths import REPO_ROOT, RUNS_DIR, TERRAFORM_DIR
 from harness.provider import pinned_version
 from harness.readiness import wait_for_health
-from harness.terraform import TerraformNotFound, terraform_command
 
 logger = logging.getLogger(__name__)
 
@@ -235,6 +234,7 @@ class TerraformRun:
         return {
             **self.cloud.environment(os.environ, self),
             **self.variables(),
+            **terraform.QUIET,
             "TF_IN_AUTOMATION": "1",
             "TF_INPUT": "0",
         }
@@ -260,8 +260,8 @@ class TerraformRun:
         self, args: Sequence[str], *, capture: bool, ok: Sequence[int], finish: bool = False
     ) -> tuple[int, str]:
         try:
-            command = [*terraform_command(), *args]
-        except TerraformNotFound as exc:
+            command = [*terraform.terraform_command(), *args]
+        except terraform.TerraformNotFound as exc:
             raise DeploymentError(str(exc)) from None
         self.progress(f"terraform {' '.join(args)}  (in {self.tf_dir})")
         stderr_path = self.workdir / "terraform.stderr.log"

