@@ -180,12 +180,14 @@ in-process; each change is one commit on the `perf` branch.
   second of overshoot per start), slept 1 s for the uptime scenario, and polled for answered
   updates in the durability test instead of waiting on them. `pytest features/` on the process
   target took 19 s before these changes on this machine; see the table below for now.
-- **What dominates the README's test command** from a fresh clone (table below): the tests
-  stage, and in it the AWS rehearsal — each of its tests runs a whole nested
-  `pytest --target=aws` session against moto with the Terraform double, 10 to 17 s each, most
-  of the ten slowest; then the two Schemathesis runs. Creating the two virtual environments
-  (pip) comes second. The rehearsal belongs to the cloud path, being rewritten on another
-  branch, and was left alone here beyond the plugin change, which each nested session gains.
+- **What dominates the README's test command** from a fresh clone (table below): the cloud
+  path's rehearsal. Each of its cases runs real Terraform and the real AWS provider against
+  the AWS emulator (an apply and a destroy each wait about 10 s on EC2's instance states, as the
+  provider polls them) and boots the instance's user data in a sandbox container; the green
+  case runs every scenario on top. The cases wait far more than they compute, so
+  `scripts/test.sh` runs them three at a time (`pytest -n 3`), after the rest of the suite in
+  one process, which keeps both cores busy on its own. Creating the virtual environments and
+  the static checks (pip, then ruff, mypy, checkov) come next.
 - **`pytest -n 2`** (pytest-xdist) works on `process` and `local`, each worker with a deployment
   of its own (local workers build the image once between them), but is not faster on this
   machine: with 2 cores, the client, the service and everything else already use both, and each
