@@ -189,9 +189,10 @@ in-process; each change is one commit on the `perf` branch.
   one process, which keeps both cores busy on its own. Creating the virtual environments and
   the static checks (pip, then ruff, mypy, checkov) come next.
 - **`pytest -n 2`** (pytest-xdist) works on `process` and `local`, each worker with a deployment
-  of its own (local workers build the image once between them), but is not faster on this
-  machine: with 2 cores, the client, the service and everything else already use both, and each
-  worker adds its own start and its own deployment.
+  of its own (local workers build the image once between them), but gains little on this
+  machine (the speed-up is under the table below; runs earlier in the day, under more load,
+  measured 0.76 to 0.82x): with 2 cores, the client, the service and everything else already
+  use both, and each worker adds its own start and its own deployment.
 """
 
 
