@@ -125,58 +125,39 @@ class Inventory:
 
     # Direct EC2 look-ups -------------------------------------------------------------
 
-    def instances(self) -> Iterator[Leftover]:
-        ec2 = self._client("ec2")
+    def _ec2_tagged(self, operation: str, key: str) -> Iterator[dict[str, Any]]:
+        """Each item under ``key`` in the answers of EC2's ``operation``, filtered by the tags."""
         for page in _pages(
-            ec2, "describe_instances", Filters=_ec2_filters(self.tags), **self._ec2_paging()
+            self._client("ec2"), operation, Filters=_ec2_filters(self.tags), **self._ec2_paging()
         ):
-            for reservation in page.get("Reservations", []):
-                for instance in reservation.get("Instances", []):
-                    state = instance.get("State", {}).get("Name", "unknown")
-                    yield Leftover("ec2:instance", instance["InstanceId"], state)
+            yield from page.get(key, [])
+
+    def instances(self) -> Iterator[Leftover]:
+        for reservation in self._ec2_tagged("describe_instances", "Reservations"):
+            for instance in reservation.get("Instances", []):
+                state = instance.get("State", {}).get("Name", "unknown")
+                yield Leftover("ec2:instance", instance["InstanceId"], state)
 
     def volumes(self) -> Iterator[Leftover]:
-        ec2 = self._client("ec2")
-        for page in _pages(
-            ec2, "describe_volumes", Filters=_ec2_filters(self.tags), **self._ec2_paging()
-        ):
-            for volume in page.get("Volumes", []):
-                yield Leftover("ec2:volume", volume["VolumeId"], volume.get("State", "unknown"))
+        for volume in self._ec2_tagged("describe_volumes", "Volumes"):
+            yield Leftover("ec2:volume", volume["VolumeId"], volume.get("State", "unknown"))
 
     def security_groups(self) -> Iterator[Leftover]:
-        ec2 = self._client("ec2")
-        for page in _pages(
-            ec2, "describe_security_groups", Filters=_ec2_filters(self.tags), **self._ec2_paging()
-        ):
-            for group in page.get("SecurityGroups", []):
-                yield Leftover("ec2:security-group", group["GroupId"], "exists")
+        for group in self._ec2_tagged("describe_security_groups", "SecurityGroups"):
+            yield Leftover("ec2:security-group", group["GroupId"], "exists")
 
     def security_group_rules(self) -> Iterator[Leftover]:
         # Terraform's aws_vpc_security_group_*_rule resources carry the default tags too.
-        ec2 = self._client("ec2")
-        for page in _pages(
-            ec2,
-            "describe_security_group_rules",
-            Filters=_ec2_filters(self.tags),
-            **self._ec2_paging(),
-        ):
-            for rule in page.get("SecurityGroupRules", []):
-                yield Leftover("ec2:security-group-rule", rule["SecurityGroupRuleId"], "exists")
+        for rule in self._ec2_tagged("describe_security_group_rules", "SecurityGroupRules"):
+            yield Leftover("ec2:security-group-rule", rule["SecurityGroupRuleId"], "exists")
 
     def network_interfaces(self) -> Iterator[Leftover]:
-        ec2 = self._client("ec2")
-        for page in _pages(
-            ec2,
-            "describe_network_interfaces",
-            Filters=_ec2_filters(self.tags),
-            **self._ec2_paging(),
-        ):
-            for interface in page.get("NetworkInterfaces", []):
-                yield Leftover(
-                    "ec2:network-interface",
-                    interface["NetworkInterfaceId"],
-                    interface.get("Status", "unknown"),
-                )
+        for interface in self._ec2_tagged("describe_network_interfaces", "NetworkInterfaces"):
+            yield Leftover(
+                "ec2:network-interface",
+                interface["NetworkInterfaceId"],
+                interface.get("Status", "unknown"),
+            )
 
     def elastic_ips(self) -> Iterator[Leftover]:
         # describe_addresses does not paginate: it answers every address at once.
