@@ -1,8 +1,17 @@
-"""Free TCP ports on the loopback interface."""
+"""The loopback interface: free TCP ports on it, and whether a URL points at it."""
 
 from __future__ import annotations
 
 import socket
+from urllib.parse import urlsplit
+
+#: The host names the harness accepts as this machine's loopback.
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
+
+
+def is_loopback(url: str) -> bool:
+    """Whether ``url``'s host is this machine's loopback."""
+    return urlsplit(url).hostname in LOOPBACK_HOSTS
 
 
 def free_port(host: str = "127.0.0.1") -> int:

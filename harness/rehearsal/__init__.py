@@ -15,7 +15,6 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import boto3  # type: ignore[import-untyped]
 
@@ -25,6 +24,7 @@ from harness.errors import TargetError
 from harness.hcl import load_directory
 from harness.labels import RUN_ID_KEY
 from harness.leftovers import Leftover
+from harness.ports import is_loopback
 from harness.provider import find_mirror, mirror_cli_config, pinned_version
 from harness.rehearsal.instances import USER_DATA_LOG, InstanceHost
 
@@ -55,8 +55,7 @@ class RehearsalError(TargetError):
 
 def require_loopback(url: str, what: str) -> str:
     """``url`` when it is on 127.0.0.1 (or localhost); RehearsalError otherwise."""
-    host = urlsplit(url).hostname
-    if host not in ("127.0.0.1", "localhost"):
+    if not is_loopback(url):
         raise RehearsalError(
             f"{what} must be on 127.0.0.1, not {url}: the rehearsal sends nothing elsewhere"
         )

@@ -28,6 +28,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+from harness.ports import is_loopback
+
 logger = logging.getLogger(__name__)
 
 #: The signing name of a service (in the Authorization header) → its prefix in IAM actions.
@@ -154,9 +156,9 @@ class Front:
         log_path: Path | None = None,
     ) -> None:
         parts = urlsplit(upstream)
-        if parts.hostname not in ("127.0.0.1", "localhost") or parts.port is None:
+        if not is_loopback(upstream) or parts.port is None:
             raise ValueError(f"the emulator must be on loopback with a port, not {upstream}")
-        self.upstream = (parts.hostname, parts.port)
+        self.upstream = (str(parts.hostname), parts.port)  # a loopback name, checked above
         self.interceptor = interceptor
         self.log_path = log_path
         self._calls: list[Call] = []
