@@ -1,9 +1,12 @@
 """The AWS provider for Terraform: the release terraform/ pins, and, offline, a filesystem
 mirror of it and the CLI configuration that installs from it.
 
-A mirror in the registry layout (``ROOT/registry.terraform.io/hashicorp/aws/VERSION/OS_ARCH/``)
-holds the unpacked provider, 675 MB. Terraform links an unpacked mirror's directory into each
-working directory instead of copying it, so every run shares the one copy.
+A mirror in the registry layout holds the provider unpacked
+(``ROOT/registry.terraform.io/hashicorp/aws/VERSION/OS_ARCH/``, 675 MB) or packed, as
+``terraform providers mirror`` writes it (``ROOT/registry.terraform.io/hashicorp/aws/
+terraform-provider-aws_VERSION_OS_ARCH.zip``). Terraform links an unpacked mirror's directory
+into each working directory instead of copying it, so every run shares the one copy; a packed
+one is unpacked into each run.
 """
 
 from __future__ import annotations
@@ -51,9 +54,12 @@ def this_platform() -> str:
 
 
 def holds(root: Path, version: str, target: str | None = None) -> bool:
-    """Whether ``root`` is a mirror holding ``version`` of the provider for this platform."""
-    directory = root / PROVIDER / version / (target or this_platform())
-    return any(directory.glob("terraform-provider-aws_v*"))
+    """Whether ``root`` is a mirror holding ``version`` of the provider for this platform,
+    unpacked or packed."""
+    target = target or this_platform()
+    unpacked = root / PROVIDER / version / target
+    packed = root / PROVIDER / f"terraform-provider-aws_{version}_{target}.zip"
+    return packed.is_file() or any(unpacked.glob("terraform-provider-aws_v*"))
 
 
 def find_mirror(version: str, environ: Mapping[str, str] | None = None) -> Path | None:

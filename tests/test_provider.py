@@ -50,6 +50,24 @@ def test_a_mirror_of_another_release_is_not(tmp_path: Path) -> None:
     assert find_mirror("5.100.0", {"TF_PROVIDER_MIRROR": str(root)}) is None
 
 
+def test_a_packed_mirror_as_terraform_providers_mirror_writes_it_is_found(tmp_path: Path) -> None:
+    root = tmp_path / "mirror"
+    (root / PROVIDER).mkdir(parents=True)
+    (root / PROVIDER / f"terraform-provider-aws_5.100.0_{this_platform()}.zip").write_bytes(b"")
+    (root / PROVIDER / "terraform-provider-aws_5.100.0_plan9_mips.zip").write_bytes(b"")
+
+    assert find_mirror("5.100.0", {"TF_PROVIDER_MIRROR": str(root)}) == root
+    assert find_mirror("5.99.0", {"TF_PROVIDER_MIRROR": str(root)}) is None
+
+
+def test_a_packed_mirror_for_another_platform_is_not(tmp_path: Path) -> None:
+    root = tmp_path / "mirror"
+    (root / PROVIDER).mkdir(parents=True)
+    (root / PROVIDER / "terraform-provider-aws_5.100.0_plan9_mips.zip").write_bytes(b"")
+
+    assert find_mirror("5.100.0", {"TF_PROVIDER_MIRROR": str(root)}) is None
+
+
 def test_the_cli_configuration_installs_the_provider_from_the_mirror_only(tmp_path: Path) -> None:
     config = mirror_cli_config(tmp_path)
 
