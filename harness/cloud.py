@@ -15,13 +15,35 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3  # type: ignore[import-untyped]
+import requests
 
+from harness.errors import TargetError
 from harness.leftovers import Leftover
 
 if TYPE_CHECKING:
     from harness.deploy import TerraformRun
 
 Progress = Callable[[str], None]
+
+#: Where the runner's public address is asked for when no CIDR is given (real AWS only).
+PUBLIC_IP_URL = "https://checkip.amazonaws.com"
+
+
+def detect_public_ip(url: str = PUBLIC_IP_URL, timeout: float = 10.0) -> str:
+    """This machine's public IPv4 address, as the internet sees it."""
+    try:
+        response = requests.get(url, timeout=timeout)
+        response.raise_for_status()
+    except requests.RequestException as exc:
+        raise TargetError(
+            f"could not detect this machine's public IP from {url} ({type(exc).__name__}): "
+            "give the allowed CIDR yourself, e.g. --allowed-cidr=203.0.113.7/32"
+        ) from None
+    address = response.text.strip()
+    parts = address.split(".")
+    if len(parts) != 4 or not all(part.isdigit() and int(part) < 256 for part in parts):
+        raise TargetError(f"{url} answered {address[:40]!r}, not an IPv4 address")
+    return address
 
 
 @dataclass(frozen=True)
@@ -37,6 +59,10 @@ class Cloud(ABC):
 
     #: Recorded in run.json, so that a later command (destroy, --reuse) finds the same cloud.
     kind: str
+
+    @abstractmethod
+    def runner_cidrs(self) -> list[str]:
+        """Where the harness reaches the instance from, when no CIDR is given."""
 
     @abstractmethod
     def environment(self, base: Mapping[str, str], run: TerraformRun) -> dict[str, str]:
@@ -79,6 +105,9 @@ class RealAws(Cloud):
 
     kind = "aws"
 
+    def runner_cidrs(self) -> list[str]:
+        return [f"{detect_public_ip()}/32"]
+
     def environment(self, base: Mapping[str, str], run: TerraformRun) -> dict[str, str]:
         env = dict(base)
         # One download of the provider for every run, linked into each run's directory.
@@ -103,10 +132,8 @@ def cloud_from_record(record: Mapping[str, Any]) -> Cloud:
     from harness.rehearsal import Rehearsal  # the rehearsal needs Docker; AWS does not
 
     if kind == Rehearsal.kind:
-        return Rehearsal(str(record["emulator_url"]), provider_mirror=_path(record))
+        mirror = record.get("provider_mirror")
+        return Rehearsal(
+            str(record["emulator_url"]), provider_mirror=Path(mirror) if mirror else None
+        )
     raise ValueError(f"unknown cloud {kind!r} in the run's record")
-
-
-def _path(record: Mapping[str, Any]) -> Path | None:
-    value = record.get("provider_mirror")
-    return Path(value) if value else None

@@ -31,24 +31,20 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import requests
-
 from harness import aws_inventory, processes, terraform
 from harness.bundle import app_bundle, sha256
-from harness.cloud import Cloud, cloud_from_record
+from harness.cloud import BootWatch, Cloud, cloud_from_record
 from harness.delivery import deliver
 from harness.errors import TargetError
 from harness.labels import MANAGED_BY, PROJECT, run_selector
 from harness.leftovers import Leftover, describe
 from harness.paths import REPO_ROOT, RUNS_DIR, TERRAFORM_DIR
-from harness.provider import pinned_version
+from harness.provider import PROVIDER, pinned_version
 from harness.readiness import wait_for_health
 
 logger = logging.getLogger(__name__)
 
 LATEST = "latest"
-#: Where the runner's public address is asked for when none is given.
-PUBLIC_IP_URL = "https://checkip.amazonaws.com"
 #: How long Terraform gets to stop after an interrupt before it is killed.
 INTERRUPT_GRACE = 120.0
 #: A first boot installs Docker and builds the image: minutes, not seconds.
@@ -69,23 +65,6 @@ Progress = Callable[[str], None]
 
 class DeploymentError(TargetError):
     """A step of the deployment failed; the message says what, and what to do."""
-
-
-def detect_public_ip(url: str = PUBLIC_IP_URL, timeout: float = 10.0) -> str:
-    """This machine's public IPv4 address, as the internet sees it."""
-    try:
-        response = requests.get(url, timeout=timeout)
-        response.raise_for_status()
-    except requests.RequestException as exc:
-        raise DeploymentError(
-            f"could not detect this machine's public IP from {url} ({type(exc).__name__}): "
-            "give the allowed CIDR yourself, e.g. --allowed-cidr=203.0.113.7/32"
-        ) from None
-    address = response.text.strip()
-    parts = address.split(".")
-    if len(parts) != 4 or not all(part.isdigit() and int(part) < 256 for part in parts):
-        raise DeploymentError(f"{url} answered {address[:40]!r}, not an IPv4 address")
-    return address
 
 
 @dataclass
@@ -321,11 +300,12 @@ class TerraformRun:
     def init(self) -> None:
         saved = self.runs_dir / LOCK_FILE
         own = self.tf_dir / LOCK_FILE
-        if _locked_version(saved) and _locked_version(saved) == pinned_version(self.tf_dir):
+        saved_version = _locked_version(saved)
+        if saved_version and saved_version == pinned_version(self.tf_dir):
             shutil.copy2(saved, own)
         self.cloud.before_init(self)
         self.terraform("init", "-input=false", "-no-color")
-        if own.exists() and _locked_version(own) != _locked_version(saved):
+        if own.exists() and _locked_version(own) != saved_version:
             shutil.copy2(own, saved)
 
     def apply(self) -> None:
@@ -365,10 +345,9 @@ class TerraformRun:
 
     # -- the sequence ------------------------------------------------------------------
 
-    def wait_healthy(self, timeout: float) -> str:
-        """Wait until the deployed API answers /health; returns where it answers."""
-        base_url = self.cloud.base_url(self)
-        watch = self.cloud.boot_watch(self)
+    def wait_healthy(self, base_url: str, watch: BootWatch | None, timeout: float) -> str:
+        """Wait until the API at ``base_url`` answers /health (``watch`` tells of a failed
+        boot); returns ``base_url``."""
         self.progress(
             f"waiting for {base_url}/health (a first boot installs Docker, builds the image)"
         )
@@ -404,7 +383,7 @@ class TerraformRun:
         )
         if not wait:
             return base_url
-        return self.wait_healthy(health_timeout)
+        return self.wait_healthy(base_url, watch, health_timeout)
 
     def reuse(self, *, health_timeout: float = HEALTH_TIMEOUT) -> str:
         """The kept deployment again: a plan that says whether this tree would change it,
@@ -419,7 +398,9 @@ class TerraformRun:
             self.progress(
                 "terraform plan: no changes, the kept deployment is what this tree deploys"
             )
-        return self.wait_healthy(health_timeout)
+        return self.wait_healthy(
+            self.cloud.base_url(self), self.cloud.boot_watch(self), health_timeout
+        )
 
     # -- teardown ----------------------------------------------------------------------
 
@@ -429,7 +410,7 @@ class TerraformRun:
         script = REPO_ROOT / "scripts" / "destroy.py"
         return shlex.join([sys.executable, str(script), "--run-dir", str(self.workdir)])
 
-    def check_teardown(self, timeout: float = 120.0) -> list[Leftover]:
+    def check_teardown(self, timeout: float = TEARDOWN_TIMEOUT) -> list[Leftover]:
         """What still carries this run's tags, in AWS or beyond (after waiting up to
         ``timeout`` for AWS to finish deleting)."""
         session, endpoint = self.cloud.aws_session(self.record.region)
@@ -463,9 +444,8 @@ class TerraformRun:
         except aws_inventory.CheckError as exc:
             raise DeploymentError(
                 f"destroyed, but could not check what remains: {exc}\n"
-                f"check again with: scripts/verify_teardown.py "
-                f"--region {self.record.region} "
-                + " ".join(f"--tag {k}={v}" for k, v in self.tags.items())
+                f"the state is kept in {self.workdir}; check again with:\n"
+                f"  {self.finish_command()}"
             ) from None
         if leftovers:
             lines = "\n".join(f"  {line}" for line in describe(leftovers))
@@ -489,7 +469,7 @@ def _locked_version(lock: Path) -> str | None:
     if not lock.is_file():
         return None
     found = re.search(
-        r'provider "registry.terraform.io/hashicorp/aws" \{\s*version\s*=\s*"([^"]+)"',
+        rf'provider "{re.escape(PROVIDER)}" \{{\s*version\s*=\s*"([^"]+)"',
         lock.read_text(),
     )
     return found.group(1) if found else None
@@ -510,6 +490,6 @@ def region_from(environ: Mapping[str, str] | None = None, default: str = "eu-wes
     return environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or default
 
 
-def runner_cidrs(given: Sequence[str]) -> list[str]:
-    """The CIDRs given, or this machine's public address as a /32."""
-    return list(given) if given else [f"{detect_public_ip()}/32"]
+def runner_cidrs(given: Sequence[str], cloud: Cloud) -> list[str]:
+    """The CIDRs given, or the ones the cloud says the harness reaches the instance from."""
+    return list(given) if given else cloud.runner_cidrs()

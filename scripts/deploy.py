@@ -48,7 +48,6 @@ from harness.deploy import (
 from harness.errors import TargetError
 from harness.paths import RUNS_DIR
 from harness.signals import signals_interrupt
-from harness.targets.aws import REHEARSAL_CIDRS
 from harness.targets.base import new_api_key, new_run_id
 
 logger = logging.getLogger(__name__)
@@ -122,11 +121,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     signals_interrupt()  # SIGTERM/SIGHUP clean up like Ctrl-C
     try:
         cloud = choose_cloud(args, parser)
-        cidrs = args.allowed_cidr or (list(REHEARSAL_CIDRS) if args.rehearse else [])
         record = RunRecord(
             run_id=args.run_id or new_run_id(),
             region=args.region or region_from(),
-            allowed_cidrs=runner_cidrs(cidrs),
+            allowed_cidrs=runner_cidrs(args.allowed_cidr or [], cloud),
             instance_type=args.instance_type,
             ttl_minutes=args.ttl_minutes,
         )

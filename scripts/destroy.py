@@ -21,7 +21,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness.deploy import DeploymentError, TerraformRun, latest_run_dir
+from harness.deploy import TEARDOWN_TIMEOUT, DeploymentError, TerraformRun, latest_run_dir
 from harness.paths import RUNS_DIR
 
 logger = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--teardown-timeout",
         type=float,
-        default=120.0,
+        default=TEARDOWN_TIMEOUT,
         help="seconds to wait for AWS to finish deleting (default: %(default)s)",
     )
     args = parser.parse_args(argv)

@@ -25,7 +25,13 @@ from harness.hcl import load_directory
 from harness.labels import RUN_ID_KEY
 from harness.leftovers import Leftover
 from harness.ports import is_loopback
-from harness.provider import find_mirror, mirror_cli_config, pinned_version
+from harness.provider import (
+    MIRROR_ENV,
+    find_mirror,
+    mirror_cli_config,
+    pinned_version,
+    this_platform,
+)
 from harness.rehearsal.instances import USER_DATA_LOG, InstanceHost
 
 if TYPE_CHECKING:
@@ -47,6 +53,8 @@ DEAD_END_PROXY = "http://127.0.0.1:9"
 #: States in which an instance is still there for its sandbox to play.
 ALIVE_STATES = ("pending", "running", "stopping", "stopped")
 CLI_CONFIG_FILE = "rehearsal.tfrc"
+#: The harness reaches the sandboxes on loopback only: the security group's allowed CIDR.
+RUNNER_CIDRS = ("127.0.0.1/32",)
 
 
 class RehearsalError(TargetError):
@@ -75,14 +83,25 @@ class Rehearsal(Cloud):
         docker: Docker | None = None,
     ) -> None:
         self.emulator_url = require_loopback(emulator_url, "the AWS emulator")
-        self.provider_mirror = provider_mirror or find_mirror(pinned_version())
+        mirror = provider_mirror or find_mirror(pinned_version())
+        if mirror is None:
+            # Terraform's traffic off loopback goes to a dead end here, the registry's too.
+            raise RehearsalError(
+                f"no mirror of the AWS provider {pinned_version()} for {this_platform()} on this "
+                f"machine: make one where the registry is reachable (terraform providers mirror "
+                f"-platform={this_platform()} DIR, in terraform/), then set {MIRROR_ENV}=DIR"
+            )
+        self.provider_mirror: Path = mirror
         self.docker = docker or Docker()
+
+    def runner_cidrs(self) -> list[str]:
+        return list(RUNNER_CIDRS)
 
     def record(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
             "emulator_url": self.emulator_url,
-            "provider_mirror": str(self.provider_mirror) if self.provider_mirror else None,
+            "provider_mirror": str(self.provider_mirror),
         }
 
     # -- Terraform ------------------------------------------------------------------------
@@ -105,13 +124,11 @@ class Rehearsal(Cloud):
         )
         for name in ("https_proxy", "http_proxy", "no_proxy", "all_proxy", "ALL_PROXY"):
             env.pop(name, None)
-        if self.provider_mirror is not None:
-            env["TF_CLI_CONFIG_FILE"] = str(run.workdir / CLI_CONFIG_FILE)
+        env["TF_CLI_CONFIG_FILE"] = str(run.workdir / CLI_CONFIG_FILE)
         return env
 
     def before_init(self, run: TerraformRun) -> None:
-        if self.provider_mirror is not None:
-            (run.workdir / CLI_CONFIG_FILE).write_text(mirror_cli_config(self.provider_mirror))
+        (run.workdir / CLI_CONFIG_FILE).write_text(mirror_cli_config(self.provider_mirror))
 
     # -- the instance -----------------------------------------------------------------------
 

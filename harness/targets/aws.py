@@ -42,9 +42,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: Who may reach a rehearsed instance: nobody else can, it is on this machine's loopback.
-REHEARSAL_CIDRS = ("127.0.0.1/32",)
-
 
 class AwsTarget(Target):
     """Applies terraform/ in the run's own directory, tests the instance, destroys it."""
@@ -88,15 +85,22 @@ class AwsTarget(Target):
         health_timeout = options.health_timeout or HEALTH_TIMEOUT
         if options.reuse:
             run = TerraformRun.load(latest_run_dir(runs_dir), progress=self.say)
+            if (run.cloud.kind != RealAws.kind) != options.rehearse:
+                # Real and rehearsed runs share .runs/latest: never test, then destroy, a
+                # real deployment from a rehearsal, nor the other way round.
+                hint = "drop --rehearse" if options.rehearse else "add --rehearse"
+                raise TargetUnavailable(
+                    f"--reuse: the latest run, {run.record.run_id}, was deployed to "
+                    f"{run.cloud.kind}: {hint} to reuse it, or deploy a new one"
+                )
             self.run = self._last_run = run
             self.say(f"reusing run {run.record.run_id} ({run.workdir}, {run.cloud.kind})")
             return Endpoint(run.reuse(health_timeout=health_timeout), run.api_key())
         cloud = self._cloud()
-        cidrs = options.allowed_cidrs or (REHEARSAL_CIDRS if options.rehearse else ())
         record = RunRecord(
             run_id=options.run_id,
             region=options.region or region_from(),
-            allowed_cidrs=runner_cidrs(cidrs),
+            allowed_cidrs=runner_cidrs(options.allowed_cidrs, cloud),
         )
         api_key = options.api_key or new_api_key()
         self.run = self._last_run = TerraformRun.create(
