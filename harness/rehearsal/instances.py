@@ -141,15 +141,7 @@ class InstanceHost:
         if self._cache_ready(image, volume):
             return volume
         warmer = f"{volume}-warming"  # its name is the lock: one warm-up per cache at a time
-        self.docker.run(
-            "volume",
-            "create",
-            "--label",
-            f"{PROJECT_KEY}={PROJECT}",
-            "--label",
-            f"{CACHE_LABEL}=1",
-            volume,
-        )
+        self.docker.create_volume(volume, {PROJECT_KEY: PROJECT, CACHE_LABEL: "1"})
         created = self.docker.run(
             "create",
             "--init",
@@ -194,7 +186,7 @@ class InstanceHost:
         return volume if self._cache_ready(image, volume) else None
 
     def _cache_ready(self, image: str, volume: str) -> bool:
-        if volume not in self.docker.run("volume", "ls", "--quiet").stdout.split():
+        if volume not in self.docker.volumes({CACHE_LABEL: "1"}):
             return False
         probe = self.docker.run(
             "run",
@@ -278,13 +270,7 @@ class InstanceHost:
         """The running sandboxes of the run: instance id → container name."""
         found: dict[str, str] = {}
         for name in self.docker.containers({RUN_ID_KEY: self.run_id}, running_only=True):
-            instance = self.docker.run(
-                "container",
-                "inspect",
-                "--format",
-                f'{{{{index .Config.Labels "{INSTANCE_LABEL}"}}}}',
-                name,
-            ).stdout.strip()
+            instance = self.docker.label("container", name, INSTANCE_LABEL)
             if instance:
                 found[instance] = name
         return found
