@@ -29,6 +29,8 @@ from gherkin.parser import Parser
 from gherkin.pickles.compiler import Compiler
 from pytest_bdd.steps import StepFunctionContext, step_function_context_registry
 
+from harness.paths import repo_path
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 #: The step definitions the root conftest.py shares with every feature.
 STEP_PACKAGE = "steps"
@@ -82,7 +84,7 @@ def definitions(modules: Iterable[str]) -> list[Definition]:
             continue
         source = inspect.getsourcefile(context.step_func) or "?"
         _, line = inspect.getsourcelines(context.step_func)
-        found.append(Definition(context, _shown(Path(source)), line))
+        found.append(Definition(context, repo_path(Path(source)), line))
     return sorted(found, key=lambda d: (d.path, d.line, d.name))
 
 
@@ -90,7 +92,7 @@ def pickles(path: Path) -> list[Any]:
     """The scenarios of one feature file as the official compiler sees them: one per
     Scenario, one per row of an Outline's Examples."""
     document: Any = Parser().parse(path.read_text(encoding="utf-8"))
-    document["uri"] = _shown(path)
+    document["uri"] = repo_path(path)
     return list(Compiler().compile(document))
 
 
@@ -100,7 +102,7 @@ def lint(features: Sequence[Path], modules: Iterable[str]) -> list[Finding]:
     findings: list[Finding] = []
     scenario_names: dict[str, Finding] = {}
     for path in features:
-        shown = _shown(path)
+        shown = repo_path(path)
         try:
             document: Any = Parser().parse(path.read_text(encoding="utf-8"))
         except (CompositeParserException, ParserError) as exc:
@@ -163,13 +165,6 @@ def _error_line(exc: Exception) -> int:
 
 def _ignored(relative: Path) -> bool:
     return any(part.startswith(".") or part == "node_modules" for part in relative.parts)
-
-
-def _shown(path: Path) -> str:
-    resolved = path.resolve()
-    if resolved.is_relative_to(REPO_ROOT):
-        return resolved.relative_to(REPO_ROOT).as_posix()
-    return str(path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
