@@ -29,9 +29,8 @@ from gherkin.parser import Parser
 from gherkin.pickles.compiler import Compiler
 from pytest_bdd.steps import StepFunctionContext, step_function_context_registry
 
-from harness.paths import repo_path
+from harness.paths import REPO_ROOT, repo_path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 #: The step definitions the root conftest.py shares with every feature.
 STEP_PACKAGE = "steps"
 #: The pickle step types the Gherkin compiler gives, as pytest-bdd names them.

@@ -6,7 +6,7 @@ import functools
 import shutil
 import subprocess
 
-from harness.report import REPO_ROOT
+from harness.paths import REPO_ROOT
 from harness.targets import Target
 
 
