@@ -90,9 +90,14 @@ def definitions(modules: Iterable[str]) -> list[Definition]:
 def pickles(path: Path) -> list[Any]:
     """The scenarios of one feature file as the official compiler sees them: one per
     Scenario, one per row of an Outline's Examples."""
+    return list(Compiler().compile(_parse(path)))
+
+
+def _parse(path: Path) -> Any:
+    """One feature file as the official parser reads it, named as the repository does."""
     document: Any = Parser().parse(path.read_text(encoding="utf-8"))
     document["uri"] = repo_path(path)
-    return list(Compiler().compile(document))
+    return document
 
 
 def lint(features: Sequence[Path], modules: Iterable[str]) -> list[Finding]:
@@ -103,11 +108,10 @@ def lint(features: Sequence[Path], modules: Iterable[str]) -> list[Finding]:
     for path in features:
         shown = repo_path(path)
         try:
-            document: Any = Parser().parse(path.read_text(encoding="utf-8"))
+            document = _parse(path)
         except (CompositeParserException, ParserError) as exc:
             findings.append(Finding(shown, _error_line(exc), f"does not parse: {exc}"))
             continue
-        document["uri"] = shown
         steps_by_id = dict(_ast_steps(document))
         for name, line in _scenario_names(document):
             first = scenario_names.setdefault(name, Finding(shown, line, name))
