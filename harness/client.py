@@ -71,17 +71,20 @@ class ApiClient:
         state: dict[str, Any] = response.json()["state"]
         return state
 
-    def log_total(self) -> int:
+    def log_head(self) -> tuple[int, dict[str, Any] | None]:
+        """The log's size and its newest row (None while the log is empty), from one read."""
         response = self.logs(page=1, limit=1)
         response.raise_for_status()
-        return int(response.json()["total"])
+        body = response.json()
+        items: list[dict[str, Any]] = body["items"]
+        return int(body["total"]), (items[0] if items else None)
+
+    def log_total(self) -> int:
+        return self.log_head()[0]
 
     def newest_entry(self) -> dict[str, Any] | None:
         """The newest row of the log, or None while the log is empty."""
-        response = self.logs(page=1, limit=1)
-        response.raise_for_status()
-        items: list[dict[str, Any]] = response.json()["items"]
-        return items[0] if items else None
+        return self.log_head()[1]
 
     def all_logs(self) -> list[dict[str, Any]]:
         """Every row of the log, oldest first (by id), read page by page."""

@@ -86,7 +86,9 @@ class Made:
 
 
 def take_snapshot(client: ApiClient) -> Snapshot:
-    return Snapshot(client.current_state(), client.log_total(), client.newest_entry())
+    state = client.current_state()
+    total, newest = client.log_head()
+    return Snapshot(state, total, newest)
 
 
 def nth_update(marker: int, n: int) -> dict[str, Any]:
