@@ -100,10 +100,20 @@ class ApiClient:
             page += 1
 
     def walk_logs(self, limit: int) -> list[requests.Response]:
-        """Every page of the log by cursor, newest first: the answers, in order."""
+        """Every page of the log by cursor, newest first: the answers, in order, until one
+        gives no next cursor (or is not a 200).
+
+        A walk that begins at the newest entry can take no more pages than the log made when
+        it began (its first answer's ``pages``): one whose cursors go on past those (a cycle)
+        is an AssertionError, not an endless walk."""
         answers = [self.logs(limit=limit)]
-        while answers[-1].status_code == 200 and answers[-1].json()["next_cursor"]:
-            answers.append(self.logs(cursor=answers[-1].json()["next_cursor"], limit=limit))
+        bound = answers[0].json()["pages"] if answers[0].status_code == 200 else 1
+        while answers[-1].status_code == 200 and (cursor := answers[-1].json()["next_cursor"]):
+            if len(answers) >= bound:
+                raise AssertionError(
+                    f"the walk by cursor goes on past the {bound} pages the log made: {cursor!r}"
+                )
+            answers.append(self.logs(cursor=cursor, limit=limit))
         return answers
 
     def set_state(self, **changes: Any) -> dict[str, Any]:
