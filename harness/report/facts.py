@@ -26,8 +26,7 @@ def of_tree() -> dict[str, str]:
 
 def of_target(target: Target) -> dict[str, str]:
     """The deployment's URL and what the target says it was (run id, image)."""
-    found = {"url": target.endpoint.base_url} if target.endpoint is not None else {}
-    return {**found, **target.facts()}
+    return {"url": target.endpoint.base_url, **target.facts()}
 
 
 def _git(git: str, *args: str) -> str:

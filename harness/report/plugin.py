@@ -177,7 +177,6 @@ def pytest_bdd_after_scenario(request: pytest.FixtureRequest) -> None:
         deployment = request.getfixturevalue(DEPLOYMENT_FIXTURE)
     except (Exception, pytest.fail.Exception):
         return  # it never started: the scenario's own failure says why
-    if deployment.endpoint is not None:
-        SECRETS.add(deployment.endpoint.api_key)
+    SECRETS.add(deployment.endpoint.api_key)
     for name, value in facts.of_target(deployment).items():
         _label(name, value)
