@@ -51,13 +51,12 @@ class ApiClient:
         *,
         raw: bytes | str | None = None,
         key: object = OWN_KEY,
-        headers: dict[str, str | None] | None = None,
+        headers: dict[str, str] | None = None,
         params: dict[str, str] | None = None,
     ) -> requests.Response:
         """POST /update with a JSON body (or ``raw`` bytes as they are) and, by default, the
-        client's key; ``key=None`` sends none, a string sends that one. A header given as None
-        is left out."""
-        all_headers: dict[str, str | None] = {"Content-Type": "application/json", **(headers or {})}
+        client's key; ``key=None`` sends none, a string sends that one."""
+        all_headers: dict[str, str] = {"Content-Type": "application/json", **(headers or {})}
         sent_key = self.api_key if key is OWN_KEY else key
         if isinstance(sent_key, str):
             all_headers[API_KEY_HEADER] = sent_key
