@@ -16,16 +16,11 @@ def service_of(request: Request) -> StateService:
     return service
 
 
-# The dependencies are coroutines although they do no I/O: FastAPI runs a plain ``def``
-# dependency in its thread pool, a thread hop per dependency per request.
-async def get_service(request: Request) -> StateService:
-    return service_of(request)
-
-
+# A coroutine although it does no I/O: FastAPI runs a plain ``def`` dependency in its thread
+# pool, a thread hop per dependency per request.
 async def get_store(request: Request) -> LogStore:
     store: LogStore = request.app.state.store
     return store
 
 
-ServiceDep = Annotated[StateService, Depends(get_service)]
 StoreDep = Annotated[LogStore, Depends(get_store)]

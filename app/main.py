@@ -136,8 +136,6 @@ def truthful_openapi(
         components.get("schemas", {}).pop(unused, None)
     if auth_enabled:
         components.setdefault("securitySchemes", {})[API_KEY_SCHEME] = API_KEY_SECURITY_SCHEME
-    else:
-        components.pop("securitySchemes", None)
     return schema
 
 

@@ -14,7 +14,7 @@ import queue
 import threading
 import time
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,7 +41,7 @@ class _Pending:
     a coroutine on an event loop (an asyncio Future, settled on its loop)."""
 
     changes: dict[str, Any]
-    future: Future[Applied] | asyncio.Future[Applied] = field(default_factory=Future)
+    future: Future[Applied] | asyncio.Future[Applied]
     loop: asyncio.AbstractEventLoop | None = None
 
 

@@ -51,13 +51,12 @@ class ApiClient:
         *,
         raw: bytes | str | None = None,
         key: object = OWN_KEY,
-        headers: dict[str, str | None] | None = None,
+        headers: dict[str, str] | None = None,
         params: dict[str, str] | None = None,
     ) -> requests.Response:
         """POST /update with a JSON body (or ``raw`` bytes as they are) and, by default, the
-        client's key; ``key=None`` sends none, a string sends that one. A header given as None
-        is left out."""
-        all_headers: dict[str, str | None] = {"Content-Type": "application/json", **(headers or {})}
+        client's key; ``key=None`` sends none, a string sends that one."""
+        all_headers: dict[str, str] = {"Content-Type": "application/json", **(headers or {})}
         sent_key = self.api_key if key is OWN_KEY else key
         if isinstance(sent_key, str):
             all_headers[API_KEY_HEADER] = sent_key
@@ -71,17 +70,20 @@ class ApiClient:
         state: dict[str, Any] = response.json()["state"]
         return state
 
-    def log_total(self) -> int:
+    def log_head(self) -> tuple[int, dict[str, Any] | None]:
+        """The log's size and its newest row (None while the log is empty), from one read."""
         response = self.logs(page=1, limit=1)
         response.raise_for_status()
-        return int(response.json()["total"])
+        body = response.json()
+        items: list[dict[str, Any]] = body["items"]
+        return int(body["total"]), (items[0] if items else None)
+
+    def log_total(self) -> int:
+        return self.log_head()[0]
 
     def newest_entry(self) -> dict[str, Any] | None:
         """The newest row of the log, or None while the log is empty."""
-        response = self.logs(page=1, limit=1)
-        response.raise_for_status()
-        items: list[dict[str, Any]] = response.json()["items"]
-        return items[0] if items else None
+        return self.log_head()[1]
 
     def all_logs(self) -> list[dict[str, Any]]:
         """Every row of the log, oldest first (by id), read page by page."""
@@ -97,10 +99,20 @@ class ApiClient:
             page += 1
 
     def walk_logs(self, limit: int) -> list[requests.Response]:
-        """Every page of the log by cursor, newest first: the answers, in order."""
+        """Every page of the log by cursor, newest first: the answers, in order, until one
+        gives no next cursor (or is not a 200).
+
+        A walk that begins at the newest entry can take no more pages than the log made when
+        it began (its first answer's ``pages``): one whose cursors go on past those (a cycle)
+        is an AssertionError, not an endless walk."""
         answers = [self.logs(limit=limit)]
-        while answers[-1].status_code == 200 and answers[-1].json()["next_cursor"]:
-            answers.append(self.logs(cursor=answers[-1].json()["next_cursor"], limit=limit))
+        bound = answers[0].json()["pages"] if answers[0].status_code == 200 else 1
+        while answers[-1].status_code == 200 and (cursor := answers[-1].json()["next_cursor"]):
+            if len(answers) >= bound:
+                raise AssertionError(
+                    f"the walk by cursor goes on past the {bound} pages the log made: {cursor!r}"
+                )
+            answers.append(self.logs(cursor=cursor, limit=limit))
         return answers
 
     def set_state(self, **changes: Any) -> dict[str, Any]:

@@ -29,7 +29,8 @@ from gherkin.parser import Parser
 from gherkin.pickles.compiler import Compiler
 from pytest_bdd.steps import StepFunctionContext, step_function_context_registry
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from harness.paths import REPO_ROOT, repo_path
+
 #: The step definitions the root conftest.py shares with every feature.
 STEP_PACKAGE = "steps"
 #: The pickle step types the Gherkin compiler gives, as pytest-bdd names them.
@@ -82,16 +83,21 @@ def definitions(modules: Iterable[str]) -> list[Definition]:
             continue
         source = inspect.getsourcefile(context.step_func) or "?"
         _, line = inspect.getsourcelines(context.step_func)
-        found.append(Definition(context, _shown(Path(source)), line))
+        found.append(Definition(context, repo_path(Path(source)), line))
     return sorted(found, key=lambda d: (d.path, d.line, d.name))
 
 
 def pickles(path: Path) -> list[Any]:
     """The scenarios of one feature file as the official compiler sees them: one per
     Scenario, one per row of an Outline's Examples."""
+    return list(Compiler().compile(_parse(path)))
+
+
+def _parse(path: Path) -> Any:
+    """One feature file as the official parser reads it, named as the repository does."""
     document: Any = Parser().parse(path.read_text(encoding="utf-8"))
-    document["uri"] = _shown(path)
-    return list(Compiler().compile(document))
+    document["uri"] = repo_path(path)
+    return document
 
 
 def lint(features: Sequence[Path], modules: Iterable[str]) -> list[Finding]:
@@ -100,13 +106,12 @@ def lint(features: Sequence[Path], modules: Iterable[str]) -> list[Finding]:
     findings: list[Finding] = []
     scenario_names: dict[str, Finding] = {}
     for path in features:
-        shown = _shown(path)
+        shown = repo_path(path)
         try:
-            document: Any = Parser().parse(path.read_text(encoding="utf-8"))
+            document = _parse(path)
         except (CompositeParserException, ParserError) as exc:
             findings.append(Finding(shown, _error_line(exc), f"does not parse: {exc}"))
             continue
-        document["uri"] = shown
         steps_by_id = dict(_ast_steps(document))
         for name, line in _scenario_names(document):
             first = scenario_names.setdefault(name, Finding(shown, line, name))
@@ -163,13 +168,6 @@ def _error_line(exc: Exception) -> int:
 
 def _ignored(relative: Path) -> bool:
     return any(part.startswith(".") or part == "node_modules" for part in relative.parts)
-
-
-def _shown(path: Path) -> str:
-    resolved = path.resolve()
-    if resolved.is_relative_to(REPO_ROOT):
-        return resolved.relative_to(REPO_ROOT).as_posix()
-    return str(path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

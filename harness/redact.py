@@ -43,9 +43,6 @@ class Redactor:
             # secret's UTF-8 bytes read the same way match wherever they occur.
             self._latin1 = _pattern(s.encode().decode("latin-1") for s in self._secrets)
 
-    def __contains__(self, secret: str) -> bool:
-        return secret in self._secrets
-
     def text(self, value: str) -> str:
         return _scrub(self._text, value)
 

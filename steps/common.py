@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import requests
 from pytest_bdd import given, parsers, then
-from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from harness.client import ApiClient
+from harness.readiness import wait_for_health
 
 #: How far the service's clock may be from the test machine's.
 CLOCK_TOLERANCE = timedelta(minutes=2)
@@ -86,7 +86,9 @@ class Made:
 
 
 def take_snapshot(client: ApiClient) -> Snapshot:
-    return Snapshot(client.current_state(), client.log_total(), client.newest_entry())
+    state = client.current_state()
+    total, newest = client.log_head()
+    return Snapshot(state, total, newest)
 
 
 def nth_update(marker: int, n: int) -> dict[str, Any]:
@@ -115,15 +117,8 @@ def parse_utc(text: str) -> datetime:
 def service_is_running(client: ApiClient) -> None:
     # Every target waits for its deployment when it starts it; a scenario still begins only
     # on a service that answers now. A service that never does is an error in the set-up
-    # (tenacity reraises the last one), not a failed promise.
-    for attempt in Retrying(
-        stop=stop_after_delay(READY_TIMEOUT),
-        wait=wait_exponential(multiplier=0.05, max=2.0),
-        retry=retry_if_exception_type(requests.RequestException),
-        reraise=True,
-    ):
-        with attempt:
-            client.health().raise_for_status()
+    # (NotHealthy), not a failed promise.
+    wait_for_health(client.base_url, timeout=READY_TIMEOUT)
 
 
 @then("the service is running")

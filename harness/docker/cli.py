@@ -101,10 +101,6 @@ class Docker:
             return f"no Docker engine answers ({last_line})"
         return None
 
-    def engine_available(self, timeout: float = ENGINE_TIMEOUT) -> bool:
-        """Whether an engine answers, within ``timeout`` seconds."""
-        return self.engine_problem(timeout) is None
-
     def require_engine(self) -> None:
         """EngineUnavailable, with one line saying what to do, unless an engine answers."""
         problem = self.engine_problem()

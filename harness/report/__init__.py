@@ -4,9 +4,8 @@ every request and answer (the key redacted), rendered as one HTML file and a Mar
 
 from __future__ import annotations
 
-from pathlib import Path
+from harness.paths import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 #: Where the test command writes reports (ignored by git, but for the two files below).
 REPORTS_DIR = REPO_ROOT / "reports"
 #: The results of one test-command run, every session and target together.

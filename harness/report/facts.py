@@ -5,9 +5,8 @@ from __future__ import annotations
 import functools
 import shutil
 import subprocess
-from pathlib import Path
 
-from harness.report import REPO_ROOT
+from harness.paths import REPO_ROOT
 from harness.targets import Target
 
 
@@ -27,16 +26,7 @@ def of_tree() -> dict[str, str]:
 
 def of_target(target: Target) -> dict[str, str]:
     """The deployment's URL and what the target says it was (run id, image)."""
-    found = {"url": target.endpoint.base_url} if target.endpoint is not None else {}
-    return {**found, **target.facts()}
-
-
-def repo_path(path: str) -> str:
-    """``path`` relative to the repository, where it is inside it."""
-    absolute = Path(path).resolve()
-    if not absolute.is_relative_to(REPO_ROOT):
-        return path
-    return absolute.relative_to(REPO_ROOT).as_posix()
+    return {"url": target.endpoint.base_url, **target.facts()}
 
 
 def _git(git: str, *args: str) -> str:

@@ -15,7 +15,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from harness.report import REPO_ROOT
+from harness.paths import REPO_ROOT
 
 #: Allure Report 3, as package-lock.json pins it (scripts/bootstrap_node.sh installs it).
 ALLURE = REPO_ROOT / "node_modules" / ".bin" / "allure"

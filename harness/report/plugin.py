@@ -26,6 +26,7 @@ from pytest_bdd.parser import Feature, Scenario
 from pytest_bdd.scenario import scenario_wrapper_template_registry
 
 from harness import exchanges
+from harness.paths import repo_path
 from harness.redact import SECRETS
 from harness.report import facts
 from harness.report.results import FEATURE_FILE, TARGET
@@ -127,7 +128,7 @@ def pytest_bdd_before_scenario(
     story = [block for block in (feature.description, scenario.description) if block]
     if story:
         _description("\n\n".join(b.strip().replace("\n", "  \n") for b in story))
-    _label(FEATURE_FILE, facts.repo_path(feature.filename))
+    _label(FEATURE_FILE, repo_path(feature.filename))
     for name, value in facts.of_tree().items():
         _label(name, value)
 
@@ -176,7 +177,6 @@ def pytest_bdd_after_scenario(request: pytest.FixtureRequest) -> None:
         deployment = request.getfixturevalue(DEPLOYMENT_FIXTURE)
     except (Exception, pytest.fail.Exception):
         return  # it never started: the scenario's own failure says why
-    if deployment.endpoint is not None:
-        SECRETS.add(deployment.endpoint.api_key)
+    SECRETS.add(deployment.endpoint.api_key)
     for name, value in facts.of_target(deployment).items():
         _label(name, value)

@@ -10,7 +10,7 @@ import os
 from collections import Counter
 from pathlib import Path
 
-from harness.report import REPO_ROOT
+from harness.paths import REPO_ROOT
 from harness.report.results import Result, targets
 
 #: Allure's statuses, in the order a cell lists them.
