@@ -1,9 +1,11 @@
 """Where a deployment's AWS is, and where its instance boots: real AWS, or the offline
 rehearsal (an emulator for AWS, a sandbox container for the instance's first boot).
 
-A :class:`~harness.deploy.TerraformRun` asks its cloud at each point where the two differ,
-and nowhere else; everything else (Terraform, the configuration, the user data, the waits,
-the destroy and the teardown check) is the same code.
+A deployment (:mod:`harness.deploy`) and its teardown (:mod:`harness.teardown`) ask the run's
+cloud at each point where the two differ, and nowhere else; everything else (Terraform, the
+configuration, the user data, the waits, the destroy and the teardown check) is the same code.
+Each hook takes the run's files and record (:class:`~harness.runs.RunFiles`), nothing more.
+Which cloud a run uses is decided in one place, :mod:`harness.cloud_choice`.
 """
 
 from __future__ import annotations
@@ -11,19 +13,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import boto3  # type: ignore[import-untyped]
 import requests
 
 from harness.errors import TargetError
 from harness.leftovers import Leftover
-
-if TYPE_CHECKING:
-    from harness.deploy import TerraformRun
-
-Progress = Callable[[str], None]
+from harness.runs import Progress, RunFiles
 
 #: Where the runner's public address is asked for when no CIDR is given (real AWS only).
 PUBLIC_IP_URL = "https://checkip.amazonaws.com"
@@ -65,26 +62,26 @@ class Cloud(ABC):
         """Where the harness reaches the instance from, when no CIDR is given."""
 
     @abstractmethod
-    def environment(self, base: Mapping[str, str], run: TerraformRun) -> dict[str, str]:
+    def environment(self, base: Mapping[str, str], run: RunFiles) -> dict[str, str]:
         """The environment Terraform runs in: ``base`` with this cloud's settings."""
 
-    def before_init(self, run: TerraformRun) -> None:
+    def before_init(self, run: RunFiles) -> None:
         """Write what Terraform needs in the run's directory before ``init``."""
         return None  # nothing, unless a cloud says otherwise
 
-    def after_apply(self, run: TerraformRun, progress: Progress) -> None:
+    def after_apply(self, run: RunFiles, progress: Progress) -> None:
         """What happens to a new instance once the apply has created it (AWS boots it)."""
         return None  # nothing, unless a cloud says otherwise
 
     @abstractmethod
-    def base_url(self, run: TerraformRun) -> str:
+    def base_url(self, run: RunFiles) -> str:
         """Where the harness reaches the deployed API."""
 
-    def boot_watch(self, run: TerraformRun) -> BootWatch | None:
+    def boot_watch(self, run: RunFiles) -> BootWatch | None:
         """How to see a failed first boot while waiting, where it can be seen."""
         return None
 
-    def after_destroy(self, run: TerraformRun, progress: Progress) -> None:
+    def after_destroy(self, run: RunFiles, progress: Progress) -> None:
         """What happens to an instance once the destroy has ended it."""
         return None  # nothing, unless a cloud says otherwise
 
@@ -92,12 +89,16 @@ class Cloud(ABC):
     def aws_session(self, region: str) -> tuple[Any, str | None]:
         """A boto3 session for the teardown check, and the endpoint to send it to."""
 
-    def other_leftovers(self, run: TerraformRun) -> list[Leftover]:
+    def other_leftovers(self, run: RunFiles) -> list[Leftover]:
         """What the run left outside AWS."""
         return []
 
     def record(self) -> dict[str, Any]:
         return {"kind": self.kind}
+
+    def close(self, run_id: str, progress: Progress) -> None:
+        """End what this cloud started for the session (nothing, unless a cloud says so)."""
+        return None
 
 
 class RealAws(Cloud):
@@ -108,32 +109,17 @@ class RealAws(Cloud):
     def runner_cidrs(self) -> list[str]:
         return [f"{detect_public_ip()}/32"]
 
-    def environment(self, base: Mapping[str, str], run: TerraformRun) -> dict[str, str]:
+    def environment(self, base: Mapping[str, str], run: RunFiles) -> dict[str, str]:
         env = dict(base)
         # One download of the provider for every run, linked into each run's directory.
         env.setdefault("TF_PLUGIN_CACHE_DIR", str(run.plugin_cache_dir()))
         return env
 
-    def before_init(self, run: TerraformRun) -> None:
+    def before_init(self, run: RunFiles) -> None:
         run.plugin_cache_dir().mkdir(parents=True, exist_ok=True)
 
-    def base_url(self, run: TerraformRun) -> str:
+    def base_url(self, run: RunFiles) -> str:
         return str(run.record.outputs["api_url"]).rstrip("/")
 
     def aws_session(self, region: str) -> tuple[Any, str | None]:
         return boto3.session.Session(region_name=region), None
-
-
-def cloud_from_record(record: Mapping[str, Any]) -> Cloud:
-    """The cloud a recorded run was deployed to."""
-    kind = record.get("kind", RealAws.kind)
-    if kind == RealAws.kind:
-        return RealAws()
-    from harness.rehearsal import Rehearsal  # the rehearsal needs Docker; AWS does not
-
-    if kind == Rehearsal.kind:
-        mirror = record.get("provider_mirror")
-        return Rehearsal(
-            str(record["emulator_url"]), provider_mirror=Path(mirror) if mirror else None
-        )
-    raise ValueError(f"unknown cloud {kind!r} in the run's record")

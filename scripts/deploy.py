@@ -36,19 +36,15 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness.cloud import Cloud, RealAws
-from harness.deploy import (
-    HEALTH_TIMEOUT,
-    DeploymentError,
-    RunRecord,
-    TerraformRun,
-    region_from,
-    runner_cidrs,
-)
-from harness.errors import TargetError
+from harness import cloud_choice
+from harness.cloud import Cloud
+from harness.deploy import HEALTH_TIMEOUT, TerraformRun, runner_cidrs
+from harness.errors import DeploymentError, TargetError, TargetUnavailable
 from harness.paths import RUNS_DIR
+from harness.runs import RunRecord, region_from
 from harness.signals import signals_interrupt
 from harness.targets.base import new_api_key, new_run_id
+from harness.teardown import destroy_and_verify
 
 logger = logging.getLogger(__name__)
 
@@ -104,15 +100,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def choose_cloud(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Cloud:
-    if not args.rehearse:
-        if args.emulator_url:
-            parser.error("--emulator-url needs --rehearse")
-        return RealAws()
-    if not args.emulator_url:
-        parser.error("--rehearse needs --emulator-url: the emulator must outlive this command")
-    from harness.rehearsal import Rehearsal
-
-    return Rehearsal(args.emulator_url)
+    """The cloud the flags ask for; a contradiction between them is a usage error (exit 2)."""
+    try:
+        return cloud_choice.choose(
+            rehearse=args.rehearse,
+            emulator_url=args.emulator_url,
+            progress=print,
+            outlives_the_command="--rehearse",
+        )
+    except TargetUnavailable as exc:
+        parser.error(str(exc))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -152,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             print("deploy: destroying what was created", file=sys.stderr)
             try:
-                run.destroy_and_verify()
+                destroy_and_verify(run)
             except DeploymentError as cleanup:
                 print(f"deploy: {cleanup}", file=sys.stderr)
         return 130 if interrupted else 1

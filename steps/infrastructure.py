@@ -11,7 +11,7 @@ from pytest_bdd import given, parsers, then, when
 from harness import terraform_rules as rules
 from harness.docker import dockerfile_default_base
 from harness.hcl import TerraformConfig, load_directory
-from harness.terraform import TERRAFORM_DIR
+from harness.paths import TERRAFORM_DIR
 
 #: Values for the variables that have no default, so that only the one under test varies.
 REQUIRED_VALUES = {

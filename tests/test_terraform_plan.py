@@ -18,10 +18,11 @@ from typing import Any
 import pytest
 
 from harness import terraform
-from harness.deploy import RunRecord, TerraformRun
+from harness.deploy import TerraformRun
 from harness.hcl import load_directory
 from harness.rehearsal import Rehearsal
 from harness.rehearsal.emulator import Emulator
+from harness.runs import RunRecord
 from harness.terraform_rules import USER_DATA_LIMIT
 
 pytestmark = [pytest.mark.slow, pytest.mark.rehearsal, pytest.mark.usefixtures("rehearsal_tools")]

@@ -11,7 +11,7 @@ import pytest
 from harness import terraform_rules as rules
 from harness.docker import dockerfile_default_base
 from harness.hcl import TerraformConfig, load_directory, normalise, unquote
-from harness.terraform import TERRAFORM_DIR
+from harness.paths import TERRAFORM_DIR
 
 Check = Callable[[TerraformConfig], list[str]]
 

@@ -18,7 +18,7 @@ import hashlib
 import logging
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +27,7 @@ from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 from harness.docker import Docker, DockerError, choose_base_image
 from harness.labels import INSTANCE_LABEL, PROJECT, PROJECT_KEY, RUN_ID_KEY, run_labels
 from harness.paths import REPO_ROOT
+from harness.runs import Progress
 
 logger = logging.getLogger(__name__)
 
@@ -55,8 +56,6 @@ BUILD_TIMEOUT = 900.0
 WARM_INPUTS = ("Dockerfile", "requirements.txt")
 #: The label of the build-cache volumes (they carry no run id: every run shares them).
 CACHE_LABEL = f"{PROJECT}.rehearsal-cache"
-
-Progress = Callable[[str], None]
 
 
 def builder_stage(root: Path = REPO_ROOT) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from harness.errors import TargetError
+from harness.errors import TargetUnavailable as TargetUnavailable
 from harness.leftovers import Leftover
 
 #: Stop and start the service over the same data, at the same endpoint.
@@ -69,10 +70,6 @@ class TargetOptions:
     emulator_url: str | None = None
     #: Where a long start or stop reports progress (pytest's terminal, past its capture).
     progress: Callable[[str], None] | None = field(default=None, compare=False)
-
-
-class TargetUnavailable(TargetError):
-    """The target cannot run on this machine; the message says what to do instead."""
 
 
 class StartFailed(TargetError):
