@@ -65,7 +65,8 @@ class CheckError(RuntimeError):
 
 
 def parse_tag(text: str) -> tuple[str, str]:
-    """``"RunId=abc"`` → ``("RunId", "abc")``; raises ValueError on anything else."""
+    """``"Key=a=b"`` → ``("Key", "a=b")`` (split at the first ``=``); raises ValueError when
+    there is no ``=`` or nothing before it."""
     key, sep, value = text.partition("=")
     if not sep or not key:
         raise ValueError(f"tag {text!r} is not Key=Value")
@@ -274,5 +275,5 @@ def check(
 
 
 def tags_from_pairs(pairs: Sequence[str]) -> dict[str, str]:
-    """``["Project=x", "RunId=y"]`` → ``{"Project": "x", "RunId": "y"}``."""
+    """``["Project=x", "Name=y"]`` → ``{"Project": "x", "Name": "y"}``."""
     return dict(parse_tag(pair) for pair in pairs)

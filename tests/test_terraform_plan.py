@@ -23,7 +23,7 @@ from harness.hcl import load_directory
 from harness.rehearsal import Rehearsal
 from harness.rehearsal.emulator import Emulator
 from harness.runs import RunRecord
-from harness.terraform_rules import USER_DATA_LIMIT
+from tests.terraform_render import USER_DATA_LIMIT
 
 pytestmark = [pytest.mark.slow, pytest.mark.rehearsal, pytest.mark.usefixtures("rehearsal_tools")]
 

@@ -19,7 +19,7 @@ from harness.bundle import app_bundle, sha256
 from harness.delivery import DeliveryError, deliver
 from harness.paths import TERRAFORM_DIR
 from harness.ports import free_port
-from harness.terraform_rules import USER_DATA_LIMIT, RenderedTemplate, render_template
+from tests.terraform_render import USER_DATA_LIMIT, RenderedTemplate, render_template
 
 pytestmark = pytest.mark.slow  # Terraform and the instance's receiver, a real server
 

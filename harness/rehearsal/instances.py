@@ -27,6 +27,7 @@ from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 from harness.docker import Docker, DockerError, choose_base_image
 from harness.labels import INSTANCE_LABEL, PROJECT, PROJECT_KEY, RUN_ID_KEY, run_labels
 from harness.paths import REPO_ROOT
+from harness.ports import SERVICE_PORT as API_PORT
 from harness.runs import Progress
 
 logger = logging.getLogger(__name__)
@@ -34,8 +35,6 @@ logger = logging.getLogger(__name__)
 SANDBOX_DIR = Path(__file__).resolve().parent / "sandbox"
 #: The repository of the sandbox image; its tag is a hash of what goes into it.
 SANDBOX_REPOSITORY = f"{PROJECT}-rehearsal-instance"
-#: The port the user data publishes the API on.
-API_PORT = 5000
 #: Where the sandbox's boot script reads the user data, and what it leaves behind.
 USER_DATA_PATH = "/var/lib/cloud/instance/user-data.txt"
 EXIT_PATH = "/var/lib/rehearsal/user-data.exit"
