@@ -4,7 +4,7 @@ emulator, and each instance's first boot played by its own user data in a sandbo
 What differs from real AWS is only where AWS is (the emulator, through ``AWS_ENDPOINT_URL``)
 and where the instance boots (a sandbox on this machine, reached on 127.0.0.1). Terraform's
 configuration is the production one, unchanged; the provider comes from a local mirror when
-one is found (see :mod:`harness.rehearsal.provider`).
+one is found (see :mod:`harness.provider`).
 """
 
 from __future__ import annotations
