@@ -110,7 +110,7 @@ def find_mirror(version: str, environ: Mapping[str, str] | None = None) -> Path 
 def mirror_cli_config(root: Path) -> str:
     """A Terraform CLI configuration that installs the AWS provider from ``root`` only."""
     return (
-        "# Written by the rehearsal: the AWS provider from a local mirror, never the registry.\n"
+        "# Written by the harness: the AWS provider from a local mirror, never the registry.\n"
         "provider_installation {\n"
         "  filesystem_mirror {\n"
         f'    path    = "{root}"\n'

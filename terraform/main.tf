@@ -203,7 +203,7 @@ resource "aws_instance" "api" {
 
     precondition {
       condition     = local.user_data_bytes <= local.user_data_limit
-      error_message = "User data is ${nonsensitive(local.user_data_bytes)} bytes gzip'd, over EC2's limit of ${local.user_data_limit}: make the application bundle smaller."
+      error_message = "User data is ${nonsensitive(local.user_data_bytes)} bytes gzip'd, over EC2's limit of ${local.user_data_limit}: make user_data.sh smaller (the application travels apart, only its hash is in the user data)."
     }
   }
 }
