@@ -6,8 +6,8 @@ from __future__ import annotations
 import socket
 from urllib.parse import urlsplit
 
-#: The port the service listens on, in its container and on the instance (the Dockerfile's
-#: EXPOSE and terraform/'s rules say the same).
+#: The port the service listens on, in its container and on the instance. The Dockerfile and
+#: terraform/ write it too; harness.rules holds terraform/'s inbound rule to this one.
 SERVICE_PORT = 5000
 #: The host names the harness accepts as this machine's loopback.
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
