@@ -5,8 +5,9 @@ never collide; ``run.json`` there records what a later ``--reuse`` or ``scripts/
 needs. The API key is kept beside it in a file only its owner can read (never in the record).
 ``.runs/latest`` points at the newest run.
 
-This module depends on no other part of the harness but its paths and errors: the clouds,
-the deploy sequence and the teardown all take a :class:`RunFiles`.
+This module depends on no other part of the harness but its paths, its errors and the name
+of Terraform's lock file: the clouds, the deploy sequence and the teardown all take a
+:class:`RunFiles`.
 """
 
 from __future__ import annotations
