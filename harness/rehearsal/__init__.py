@@ -181,7 +181,7 @@ class Rehearsal(Cloud):
         """The run's instances the emulator has that are not terminated."""
         answer = self._ec2(run).describe_instances(
             Filters=[
-                {"Name": "tag:RunId", "Values": [run.record.run_id]},
+                {"Name": f"tag:{RUN_ID_KEY}", "Values": [run.record.run_id]},
                 {"Name": "instance-state-name", "Values": list(ALIVE_STATES)},
             ]
         )
