@@ -17,7 +17,8 @@ from typing import Any, cast
 import pytest
 import yaml
 
-from harness.deploy import HEALTH_TIMEOUT, TEARDOWN_TIMEOUT
+from harness.deploy import HEALTH_TIMEOUT
+from harness.teardown import TEARDOWN_TIMEOUT
 
 WORKFLOWS = Path(__file__).resolve().parents[1] / ".github" / "workflows"
 ALL = ["test.yml", "aws.yml", "janitor.yml"]
