@@ -35,6 +35,7 @@ from botocore.exceptions import (  # type: ignore[import-untyped]
 from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_delay, wait_exponential
 
 from harness.leftovers import Leftover
+from harness.redact import without_url_secrets
 
 logger = logging.getLogger(__name__)
 
@@ -215,7 +216,8 @@ class Inventory:
                 f" {error.get('Message', '')}".rstrip(": ")
             ) from exc
         except BotoCoreError as exc:
-            raise CheckError(f"could not reach AWS: {exc}") from exc
+            # botocore names the endpoint it could not reach: AWS_ENDPOINT_URL as given.
+            raise CheckError(f"could not reach AWS: {without_url_secrets(str(exc))}") from exc
 
     def _leftovers(self) -> list[Leftover]:
         existing = self.ec2_resources()

@@ -20,6 +20,7 @@ import requests
 
 from harness.errors import TargetError
 from harness.leftovers import Leftover
+from harness.redact import safe_url
 from harness.runs import Progress, RunFiles
 
 #: Where the runner's public address is asked for when no CIDR is given (real AWS only).
@@ -33,13 +34,14 @@ def detect_public_ip(url: str = PUBLIC_IP_URL, timeout: float = 10.0) -> str:
         response.raise_for_status()
     except requests.RequestException as exc:
         raise TargetError(
-            f"could not detect this machine's public IP from {url} ({type(exc).__name__}): "
+            f"could not detect this machine's public IP from {safe_url(url)} "
+            f"({type(exc).__name__}): "
             "give the allowed CIDR yourself, e.g. --allowed-cidr=203.0.113.7/32"
         ) from None
     address = response.text.strip()
     parts = address.split(".")
     if len(parts) != 4 or not all(part.isdigit() and int(part) < 256 for part in parts):
-        raise TargetError(f"{url} answered {address[:40]!r}, not an IPv4 address")
+        raise TargetError(f"{safe_url(url)} answered {address[:40]!r}, not an IPv4 address")
     return address
 
 

@@ -16,6 +16,7 @@ from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wa
 
 from harness.bundle import sha256
 from harness.errors import TargetError
+from harness.redact import safe_url, without_url_secrets
 
 PATH = "/app-bundle"
 
@@ -38,6 +39,9 @@ def deliver(
     reason the instance's boot failed, where that can be seen."""
     expected = sha256(bundle)
     url = base_url.rstrip("/") + PATH
+    # What messages show (Terraform's output has no secret in it, but a message never shows
+    # a URL's user part or query, wherever the URL came from).
+    shown, shown_base = safe_url(url), safe_url(base_url)
     seen = "no answer yet"
 
     def state() -> str | None:
@@ -52,7 +56,7 @@ def deliver(
                 wanted = asked.json().get("sha256")
                 if wanted != expected:
                     raise DeliveryError(
-                        f"the instance at {base_url} waits for bundle {wanted}, not {expected}: "
+                        f"the instance at {shown_base} waits for bundle {wanted}, not {expected}: "
                         "it was deployed from another tree"
                     )
                 return "waiting"
@@ -64,7 +68,7 @@ def deliver(
         return None
 
     def report(attempt: object) -> None:
-        progress(f"waiting for the instance to ask for its application at {url} ({seen})")
+        progress(f"waiting for the instance to ask for its application at {shown} ({seen})")
 
     try:
         found = Retrying(
@@ -75,16 +79,21 @@ def deliver(
         )(state)
     except RetryError:
         raise DeliveryError(
-            f"the instance at {base_url} did not ask for its application within "
+            f"the instance at {shown_base} did not ask for its application within "
             f"{timeout:.0f}s (last: {seen})"
         ) from None
     if found == "running":
-        progress(f"the instance at {base_url} runs its application already")
+        progress(f"the instance at {shown_base} runs its application already")
         return
-    sent = requests.put(url, data=bundle, timeout=60)
+    try:
+        sent = requests.put(url, data=bundle, timeout=60)
+    except requests.RequestException as exc:
+        raise DeliveryError(
+            f"sending the application to {shown} failed: {without_url_secrets(str(exc))}"
+        ) from None
     if sent.status_code != 204:
         raise DeliveryError(
-            f"the instance at {base_url} refused its application: HTTP {sent.status_code} "
+            f"the instance at {shown_base} refused its application: HTTP {sent.status_code} "
             f"{sent.text[:200]}"
         )
-    progress(f"sent the application ({len(bundle)} bytes, sha256 {expected[:12]}…) to {url}")
+    progress(f"sent the application ({len(bundle)} bytes, sha256 {expected[:12]}…) to {shown}")

@@ -16,6 +16,7 @@ from tenacity import (
 )
 
 from harness.errors import TargetError
+from harness.redact import safe_url
 
 logger = logging.getLogger(__name__)
 
@@ -48,12 +49,14 @@ def wait_for_health(
     every deployment (a remote first boot passes a slower cadence).
     """
     url = base_url.rstrip("/") + "/health"
+    # What messages show: a --base-url may carry a key in its query or its user part.
+    shown, shown_base = safe_url(url), safe_url(base_url)
     last_problem = "no answer yet"
 
     def probe() -> None:
         nonlocal last_problem
         if still_alive is not None and not still_alive():
-            raise NotHealthy(f"the service at {base_url} stopped before it became healthy")
+            raise NotHealthy(f"the service at {shown_base} stopped before it became healthy")
         try:
             # B113 misreads a computed timeout as none: it is at most 5 s, at least 0.1 s.
             response = requests.get(url, timeout=min(5.0, max(timeout, 0.1)))  # nosec B113
@@ -67,7 +70,7 @@ def wait_for_health(
     def report(state: RetryCallState) -> None:
         if progress is not None:
             progress(
-                f"waiting for {url}: {last_problem} after {state.seconds_since_start or 0:.0f}s"
+                f"waiting for {shown}: {last_problem} after {state.seconds_since_start or 0:.0f}s"
             )
 
     retrying = Retrying(
@@ -82,7 +85,7 @@ def wait_for_health(
         message = (
             str(exc)
             if isinstance(exc, NotHealthy)
-            else (f"{url} did not become healthy within {timeout:.0f}s (last: {last_problem})")
+            else (f"{shown} did not become healthy within {timeout:.0f}s (last: {last_problem})")
         )
         details = context() if context is not None else ""
         raise NotHealthy(f"{message}\n{details}".rstrip()) from None

@@ -12,6 +12,7 @@ of Terraform's lock file: the clouds, the deploy sequence and the teardown all t
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shlex
@@ -32,6 +33,10 @@ Progress = Callable[[str], None]
 
 LATEST = "latest"
 RECORD = "run.json"
+#: The instance's time to live (its dead man's switch), in whole minutes, within the bounds
+#: terraform/variables.tf's validation of ttl_minutes sets: a first boot takes minutes; a day.
+TTL_MINUTES_MIN = 15
+TTL_MINUTES_MAX = 24 * 60
 
 
 @dataclass
@@ -112,6 +117,21 @@ class RunFiles:
         if latest.is_symlink() and os.readlink(latest) == self.record.run_id:
             latest.unlink()
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def ttl_minutes(text: str) -> int:
+    """A ``--ttl-minutes`` value, checked as Terraform checks ``ttl_minutes``, so that a wrong
+    one is refused before anything is created (an argparse ``type=``)."""
+    try:
+        minutes = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of minutes") from None
+    if not TTL_MINUTES_MIN <= minutes <= TTL_MINUTES_MAX:
+        raise argparse.ArgumentTypeError(
+            f"{minutes} is out of range: the instance's time to live is {TTL_MINUTES_MIN} "
+            f"(a first boot takes minutes) to {TTL_MINUTES_MAX} minutes (one day)"
+        )
+    return minutes
 
 
 def read_record(workdir: Path) -> RunRecord:

@@ -36,12 +36,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness import cloud_choice
+from harness import ci, cloud_choice
 from harness.cloud import Cloud
 from harness.deploy import HEALTH_TIMEOUT, TerraformRun, runner_cidrs
 from harness.errors import DeploymentError, TargetError, TargetUnavailable
 from harness.paths import RUNS_DIR
-from harness.runs import RunRecord, region_from
+from harness.runs import TTL_MINUTES_MAX, TTL_MINUTES_MIN, RunRecord, region_from, ttl_minutes
 from harness.signals import signals_interrupt
 from harness.targets.base import new_api_key, new_run_id
 from harness.teardown import destroy_and_verify
@@ -64,7 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--instance-type", help="EC2 instance type (default: t3.micro)")
     parser.add_argument(
-        "--ttl-minutes", type=int, help="the instance terminates itself after this (default: 120)"
+        "--ttl-minutes",
+        type=ttl_minutes,
+        help=f"the instance terminates itself this many minutes after its first boot, "
+        f"{TTL_MINUTES_MIN} to {TTL_MINUTES_MAX} (default: 120)",
     )
     parser.add_argument("--run-id", default=None, help="id of the run (default: a new one)")
     parser.add_argument(
@@ -125,9 +128,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             instance_type=args.instance_type,
             ttl_minutes=args.ttl_minutes,
         )
+        api_key = os.environ.get("API_KEY") or new_api_key()
+        ci.mask(api_key)  # before anything that could print it, --print-key's line included
         run = TerraformRun.create(
             record,
-            os.environ.get("API_KEY") or new_api_key(),
+            api_key,
             cloud=cloud,
             runs_dir=args.runs_dir,
             progress=print,

@@ -32,6 +32,7 @@ from harness.provider import (
     pinned_version,
     this_platform,
 )
+from harness.redact import safe_url
 from harness.rehearsal.instances import USER_DATA_LOG, InstanceHost
 from harness.runs import Progress, RunFiles
 
@@ -66,7 +67,8 @@ def require_loopback(url: str, what: str) -> str:
     """``url`` when it is on 127.0.0.1 (or localhost); RehearsalError otherwise."""
     if not is_loopback(url):
         raise RehearsalError(
-            f"{what} must be on 127.0.0.1, not {url}: the rehearsal sends nothing elsewhere"
+            f"{what} must be on 127.0.0.1, not {safe_url(url)}: the rehearsal sends nothing "
+            "elsewhere"
         )
     return url.rstrip("/")
 

@@ -19,6 +19,7 @@ from harness.cloud import Cloud, RealAws
 from harness.deploy import HEALTH_TIMEOUT, TerraformRun, runner_cidrs
 from harness.leftovers import Leftover
 from harness.paths import RUNS_DIR
+from harness.redact import safe_url
 from harness.runs import RunRecord, latest_run_dir, region_from
 from harness.targets.base import (
     TEARDOWN,
@@ -26,7 +27,6 @@ from harness.targets.base import (
     Target,
     TargetOptions,
     TargetUnavailable,
-    new_api_key,
     print_progress,
 )
 from harness.targets.url import existing_deployment
@@ -66,7 +66,8 @@ class AwsTarget(Target):
             cloud_choice.check_existing_deployment(options.base_url, rehearse=options.rehearse)
             endpoint = existing_deployment(options)
             self.say(
-                f"testing the existing deployment at {endpoint.base_url}; nothing will be destroyed"
+                f"testing the existing deployment at {safe_url(endpoint.base_url)}; nothing "
+                "will be destroyed"
             )
             return endpoint
         runs_dir = options.runs_dir or RUNS_DIR
@@ -83,7 +84,9 @@ class AwsTarget(Target):
                 )
             self.run = self._last_run = run
             self.say(f"reusing run {run.record.run_id} ({run.workdir}, {run.cloud.kind})")
-            return Endpoint(run.reuse(health_timeout=health_timeout), run.api_key())
+            api_key = run.api_key()
+            self.mask(api_key)
+            return Endpoint(run.reuse(health_timeout=health_timeout), api_key)
         self._cloud = cloud = cloud_choice.choose(
             rehearse=options.rehearse,
             emulator_url=options.emulator_url,
@@ -94,8 +97,9 @@ class AwsTarget(Target):
             run_id=options.run_id,
             region=options.region or region_from(),
             allowed_cidrs=runner_cidrs(options.allowed_cidrs, cloud),
+            ttl_minutes=options.ttl_minutes,
         )
-        api_key = options.api_key or new_api_key()
+        api_key = self.run_key()
         self.run = self._last_run = TerraformRun.create(
             record, api_key, cloud=cloud, runs_dir=runs_dir, progress=self.say
         )  # from here on, _stop() destroys

@@ -21,7 +21,6 @@ from harness.targets.base import (
     Target,
     TargetOptions,
     TargetUnavailable,
-    new_api_key,
     print_progress,
 )
 
@@ -61,7 +60,7 @@ class LocalTarget(Target):
         if self.options.reuse:
             return self._reuse()
         image = self.image = ensure_image(self.docker, progress=self.options.progress)
-        api_key = self.options.api_key or new_api_key()
+        api_key = self.run_key()
         port = self.options.host_port or free_port()
         # Marked before anything exists: _stop() removes whatever got created, even after an
         # interrupt half-way through.
@@ -107,6 +106,7 @@ class LocalTarget(Target):
             raise_unavailable("--reuse: no running container of a previous --keep run")
         details = self.docker.inspect(kept[0])
         env = dict(item.split("=", 1) for item in details["Config"]["Env"])
+        self.mask(env.get("API_KEY"))
         binding = details["NetworkSettings"]["Ports"][f"{CONTAINER_PORT}/tcp"][0]
         endpoint = Endpoint(f"http://{binding['HostIp']}:{binding['HostPort']}", env.get("API_KEY"))
         self.container = kept[0]

@@ -16,7 +16,7 @@ from harness.leftovers import Leftover
 from harness.paths import REPO_ROOT
 from harness.ports import free_port
 from harness.readiness import wait_for_health
-from harness.targets.base import RESTART, TEARDOWN, Endpoint, Target, new_api_key
+from harness.targets.base import RESTART, TEARDOWN, Endpoint, Target
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ class ProcessTarget(Target):
     def _start(self) -> Endpoint:
         self._workdir = Path(tempfile.mkdtemp(prefix=f"state-api-{self.options.run_id}-"))
         self._made = (None, self._workdir)
-        api_key = self.options.api_key or new_api_key()
+        api_key = self.run_key()
         self._server = ServiceProcess(
             self._workdir / "logs.db",
             free_port(),
