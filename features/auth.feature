@@ -11,6 +11,7 @@ Feature: API key
     Given the state is counter 1 and message "keyed"
     When the client sets the counter to 2
     Then the answer is 200
+    And the answer does not contain the key
     And the status shows counter 2 and message "keyed"
     And the log's newest entry is the update as answered
     And the update was logged once
