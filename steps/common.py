@@ -59,7 +59,8 @@ def exact(value: Any) -> str:
 def assert_state(shown: Any, counter: str, message: str) -> None:
     """``shown`` is exactly that state: no other field, the same text, and the counter a JSON
     integer."""
-    assert exact(shown) == exact(state(counter, message))
+    expected = exact(state(counter, message))
+    assert exact(shown) == expected, f"{exact(shown)} is not {expected}"
 
 
 def assert_timestamp_format(text: Any) -> None:
@@ -257,4 +258,5 @@ def status_shows(client: ApiClient, counter: str, message: str) -> None:
 
 @then("the log's newest entry is the update as answered")
 def newest_entry_is_update(client: ApiClient, answer: requests.Response) -> None:
-    assert exact(client.newest_entry()) == exact(as_entry(answer.json()))
+    newest, answered = exact(client.newest_entry()), exact(as_entry(answer.json()))
+    assert newest == answered, f"the log holds {newest}, the update answered {answered}"
