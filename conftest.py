@@ -39,6 +39,7 @@ pytest_plugins = [
     "steps.auth",
     "steps.persistence",
     "steps.teardown",
+    "steps.errors",
     "steps.infrastructure",
     "harness.report.plugin",
 ]
