@@ -31,6 +31,8 @@ from harness.targets import (
     make_target,
 )
 
+#: The plugin that writes the report (it attaches each deployment's life once it is stopped).
+REPORT_PLUGIN = "harness.report.plugin"
 pytest_plugins = [
     "steps.common",
     "steps.status",
@@ -41,7 +43,7 @@ pytest_plugins = [
     "steps.teardown",
     "steps.errors",
     "steps.infrastructure",
-    "harness.report.plugin",
+    REPORT_PLUGIN,
 ]
 
 #: Scenario tags that name a capability the target must offer.
@@ -168,6 +170,13 @@ def target(pytestconfig: pytest.Config) -> Iterator[Target]:
         pytest.fail(str(exc), pytrace=False)
     except StopFailed as exc:
         pytest.fail(str(exc), pytrace=False)
+    finally:
+        # Stopped and checked, or never started: what it went through goes to the report
+        # (the plugin as pytest loaded it: importing it here would keep pytest from rewriting
+        # its asserts).
+        report = pytestconfig.pluginmanager.get_plugin(REPORT_PLUGIN)
+        if report is not None:
+            report.attach_life(pytestconfig, deployment)
 
 
 def _terminal_writer(

@@ -52,6 +52,16 @@ LOOKED_UP_TYPES = frozenset(
         "elastic-ip",
     }
 )
+#: Every kind of resource the check looks at, and how (the report lists them with its verdict).
+LOOKED_AT = (
+    ("ec2:instance", "EC2 DescribeInstances, filtered by the tags"),
+    ("ec2:volume", "EC2 DescribeVolumes, filtered by the tags"),
+    ("ec2:security-group", "EC2 DescribeSecurityGroups, filtered by the tags"),
+    ("ec2:security-group-rule", "EC2 DescribeSecurityGroupRules, filtered by the tags"),
+    ("ec2:network-interface", "EC2 DescribeNetworkInterfaces, filtered by the tags"),
+    ("ec2:elastic-ip", "EC2 DescribeAddresses, filtered by the tags"),
+    ("any service", "Resource Groups Tagging API GetResources (every tagged ARN, any service)"),
+)
 #: Fail fast on an unreachable endpoint: two attempts, short connect timeout.
 CLIENT_CONFIG = Config(
     retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=30

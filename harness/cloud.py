@@ -10,6 +10,7 @@ Which cloud a run uses is decided in one place, :mod:`harness.cloud_choice`.
 
 from __future__ import annotations
 
+import base64
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -25,6 +26,22 @@ from harness.runs import Progress, RunFiles
 
 #: Where the runner's public address is asked for when no CIDR is given (real AWS only).
 PUBLIC_IP_URL = "https://checkip.amazonaws.com"
+#: Seconds from RebootInstances until the service answers again, on AWS. A budget on paper,
+#: not a measurement (no account here):
+#: - going down: RebootInstances only queues the reboot; an instance that does not shut down
+#:   cleanly within four minutes is hard-rebooted (EC2 API reference, RebootInstances: "within
+#:   four minutes" in its older editions, "a few minutes" now): 240 s at worst, a few seconds
+#:   when systemd stops docker.service (the engine gives the container 10 s);
+#: - booting: a reboot keeps the instance on its host, so none of a launch's ~16 s from
+#:   pending to running; Amazon Linux 2023's kernel and systemd to multi-user take tens of
+#:   seconds on a t3 (a cold launch to SSH measures ~26 s in all, brevdev/ec2-coldboot-research):
+#:   60 s;
+#: - docker.service and the container (its image is on the disk already, nothing is built),
+#:   then uvicorn: 30 s.
+#: 240 + 60 + 30 = 330 s, rounded up to six minutes; a typical reboot takes about one.
+REBOOT_TIMEOUT = 6 * 60.0
+#: The most of the console output the report shows (EC2 keeps the last 64 KB).
+CONSOLE_TAIL = 64 * 1024
 
 
 def detect_public_ip(url: str = PUBLIC_IP_URL, timeout: float = 10.0) -> str:
@@ -58,6 +75,8 @@ class Cloud(ABC):
 
     #: Recorded in run.json, so that a later command (destroy, --reuse) finds the same cloud.
     kind: str
+    #: How long a reboot of the instance may take until the service answers again.
+    reboot_timeout: float = REBOOT_TIMEOUT
 
     @abstractmethod
     def runner_cidrs(self) -> list[str]:
@@ -94,6 +113,22 @@ class Cloud(ABC):
     def other_leftovers(self, run: RunFiles) -> list[Leftover]:
         """What the run left outside AWS."""
         return []
+
+    #: Where the teardown check looks besides AWS (shown with its verdict).
+    other_places: tuple[str, ...] = ()
+
+    def first_boot_log(self, run: RunFiles) -> tuple[str, str]:
+        """The instance's first boot as it logged it: where it was read, and the text.
+
+        On AWS, the console output (GetConsoleOutput, IAM action ec2:GetConsoleOutput): the
+        kernel's and cloud-init's lines, the user data's own among them (it writes them to
+        its stdout as well as to /var/log/user-data.log, which no API reads)."""
+        instance_id = str(run.record.outputs["instance_id"])
+        session, endpoint = self.aws_session(run.record.region)
+        ec2 = session.client("ec2", endpoint_url=endpoint)
+        answer = ec2.get_console_output(InstanceId=instance_id, Latest=True)
+        text = base64.b64decode(answer.get("Output") or "").decode("utf-8", errors="replace")
+        return f"console output of {instance_id} (ec2:GetConsoleOutput)", text[-CONSOLE_TAIL:]
 
     def record(self) -> dict[str, Any]:
         return {"kind": self.kind}

@@ -37,6 +37,20 @@ def deliver(
     then send it. Nothing is sent to an instance that answers /health already (it has its
     application) or that waits for another bundle. ``failed`` ends the wait early with the
     reason the instance's boot failed, where that can be seen."""
+    if wait_until_asked(base_url, bundle, timeout=timeout, progress=progress, failed=failed):
+        send(base_url, bundle, progress=progress)
+
+
+def wait_until_asked(
+    base_url: str,
+    bundle: bytes,
+    *,
+    timeout: float,
+    progress: Callable[[str], None],
+    failed: Callable[[], str | None] = lambda: None,
+) -> bool:
+    """The first half of :func:`deliver`: True once the instance asks for ``bundle``, False
+    when it runs its application already."""
     expected = sha256(bundle)
     url = base_url.rstrip("/") + PATH
     # What messages show (Terraform's output has no secret in it, but a message never shows
@@ -84,7 +98,15 @@ def deliver(
         ) from None
     if found == "running":
         progress(f"the instance at {shown_base} runs its application already")
-        return
+        return False
+    return True
+
+
+def send(base_url: str, bundle: bytes, *, progress: Callable[[str], None]) -> None:
+    """The second half of :func:`deliver`: the bundle, to an instance that asked for it."""
+    expected = sha256(bundle)
+    url = base_url.rstrip("/") + PATH
+    shown, shown_base = safe_url(url), safe_url(base_url)
     try:
         sent = requests.put(url, data=bundle, timeout=60)
     except requests.RequestException as exc:

@@ -23,16 +23,18 @@ from pathlib import Path
 from typing import Any
 
 from harness import terraform
+from harness import timeline as phases
 from harness.bundle import app_bundle, sha256
 from harness.cloud import BootWatch, Cloud
 from harness.cloud_choice import from_record
-from harness.delivery import deliver
+from harness.delivery import send, wait_until_asked
 from harness.errors import DeploymentError
 from harness.labels import MANAGED_BY, PROJECT, run_selector
 from harness.paths import RUNS_DIR
 from harness.provider import keep_lock, reuse_lock
 from harness.readiness import wait_for_health
 from harness.runs import Progress, RunFiles, RunRecord, read_record
+from harness.timeline import Timeline
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +60,8 @@ class TerraformRun(RunFiles):
         self.cloud = cloud or from_record(record.cloud)
         record.cloud = self.cloud.record()
         self.progress = progress or (lambda line: logger.info("%s", line))
+        #: What the run went through, and when (the aws target gives its own).
+        self.timeline = Timeline()
 
     @classmethod
     def create(
@@ -143,12 +147,15 @@ class TerraformRun(RunFiles):
     def init(self) -> None:
         saved_version = reuse_lock(self.saved_lock_file, self.tf_dir)
         self.cloud.before_init(self)
-        self.terraform("init", "-input=false", "-no-color")
+        with self.timeline.phase(phases.INIT):
+            self.terraform("init", "-input=false", "-no-color")
         keep_lock(self.saved_lock_file, self.tf_dir, saved_version)
 
     def apply(self) -> None:
-        self.terraform("apply", "-auto-approve", "-input=false", "-no-color", LOCK_WAIT)
-        self.cloud.after_apply(self, self.progress)
+        with self.timeline.phase(phases.APPLY):
+            self.terraform("apply", "-auto-approve", "-input=false", "-no-color", LOCK_WAIT)
+        with self.timeline.phase(phases.INSTANCE):
+            self.cloud.after_apply(self, self.progress)
 
     def plan_changes(self) -> bool:
         """Whether ``terraform plan`` wants to change anything (its detailed exit code)."""
@@ -174,10 +181,26 @@ class TerraformRun(RunFiles):
         return self.record.outputs
 
     def destroy(self) -> None:
-        try:
-            self.terraform("destroy", "-auto-approve", "-input=false", "-no-color", LOCK_WAIT)
-        finally:
-            self.cloud.after_destroy(self, self.progress)
+        with self.timeline.phase(phases.DESTROY):
+            try:
+                self.terraform("destroy", "-auto-approve", "-input=false", "-no-color", LOCK_WAIT)
+            finally:
+                self.cloud.after_destroy(self, self.progress)
+
+    def created(self) -> list[tuple[str, str]]:
+        """What the state records: each resource's address and id, nothing else (the state
+        holds the user data, and so the key). Read from the run's own state file."""
+        state = json.loads((self.tf_dir / "terraform.tfstate").read_text())
+        found: list[tuple[str, str]] = []
+        for resource in state.get("resources", []):
+            if resource.get("mode") != "managed":
+                continue
+            address = f"{resource['type']}.{resource['name']}"
+            for instance in resource.get("instances", []):
+                key = instance.get("index_key")
+                index = "" if key is None else f"[{json.dumps(key)}]"
+                found.append((address + index, str(instance.get("attributes", {}).get("id"))))
+        return found
 
     # -- the sequence ------------------------------------------------------------------
 
@@ -207,25 +230,32 @@ class TerraformRun(RunFiles):
         failure: the caller destroys."""
         self.init()
         self.apply()
-        self.read_outputs()
-        base_url = self.cloud.base_url(self)
-        watch = self.cloud.boot_watch(self)
-        deliver(
-            base_url,
-            self.bundle,
-            timeout=health_timeout,
-            progress=self.progress,
-            failed=watch.failed if watch else lambda: None,
-        )
+        with self.timeline.phase(phases.FIRST_BOOT):
+            self.read_outputs()
+            base_url = self.cloud.base_url(self)
+            watch = self.cloud.boot_watch(self)
+            asked = wait_until_asked(
+                base_url,
+                self.bundle,
+                timeout=health_timeout,
+                progress=self.progress,
+                failed=watch.failed if watch else lambda: None,
+            )
+        if asked:
+            with self.timeline.phase(phases.DELIVERY):
+                send(base_url, self.bundle, progress=self.progress)
         if not wait:
             return base_url
-        return self.wait_healthy(base_url, watch, health_timeout)
+        with self.timeline.phase(phases.IMAGE_BUILD):
+            return self.wait_healthy(base_url, watch, health_timeout)
 
     def reuse(self, *, health_timeout: float = HEALTH_TIMEOUT) -> str:
         """The kept deployment again: a plan that says whether this tree would change it,
         then the same wait. Nothing is applied."""
         self.cloud.before_init(self)
-        if self.plan_changes():
+        with self.timeline.phase(phases.PLAN):
+            changes = self.plan_changes()
+        if changes:
             self.progress(
                 "terraform plan: this tree would change the kept deployment (not applied; "
                 f"see {self.workdir / 'terraform.log'}); testing it as it is"
@@ -234,9 +264,10 @@ class TerraformRun(RunFiles):
             self.progress(
                 "terraform plan: no changes, the kept deployment is what this tree deploys"
             )
-        return self.wait_healthy(
-            self.cloud.base_url(self), self.cloud.boot_watch(self), health_timeout
-        )
+        with self.timeline.phase(phases.HEALTHY):
+            return self.wait_healthy(
+                self.cloud.base_url(self), self.cloud.boot_watch(self), health_timeout
+            )
 
 
 def runner_cidrs(given: Sequence[str], cloud: Cloud) -> list[str]:

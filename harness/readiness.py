@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 import requests
@@ -89,3 +90,62 @@ def wait_for_health(
         )
         details = context() if context is not None else ""
         raise NotHealthy(f"{message}\n{details}".rstrip()) from None
+
+
+def wait_for_restart(
+    base_url: str,
+    *,
+    since: float,
+    timeout: float,
+    progress: Callable[[str], None] | None = None,
+    max_wait: float = 5.0,
+) -> None:
+    """Poll ``base_url``/status until a service started after ``since`` (a time.monotonic()
+    reading) answers: its uptime is shorter than the time since then. Until then, no answer
+    (it is down) or the old service's (it has not gone down yet) are the same: not yet.
+
+    For a restart asked of something that answers at once and acts later (EC2 only queues a
+    reboot), so that the old service, still up, is never taken for the new one.
+    """
+    url = base_url.rstrip("/") + "/status"
+    last_problem = "no answer yet"
+
+    def probe() -> None:
+        nonlocal last_problem
+        try:
+            response = requests.get(url, timeout=5.0)
+            elapsed = time.monotonic() - since
+            uptime = float(response.json()["uptime_seconds"]) if response.ok else None
+        except requests.RequestException as exc:
+            last_problem = type(exc).__name__
+            raise _NotYet from exc
+        except (ValueError, KeyError, TypeError) as exc:
+            last_problem = f"HTTP {response.status_code} without an uptime"
+            raise _NotYet from exc
+        if uptime is None:
+            last_problem = f"HTTP {response.status_code}"
+            raise _NotYet
+        if uptime >= elapsed:
+            last_problem = f"still the service started before the restart (up {uptime:.0f}s)"
+            raise _NotYet
+
+    def report(state: RetryCallState) -> None:
+        if progress is not None:
+            progress(
+                f"waiting for {base_url} to come back: {last_problem} after "
+                f"{state.seconds_since_start or 0:.0f}s"
+            )
+
+    retrying = Retrying(
+        stop=stop_after_delay(timeout),
+        wait=wait_exponential(multiplier=0.25, max=max_wait),
+        retry=retry_if_exception_type(_NotYet),
+        before_sleep=report,
+    )
+    try:
+        retrying(probe)
+    except RetryError:
+        raise NotHealthy(
+            f"{base_url} did not come back within {timeout:.0f}s of the restart "
+            f"(last: {last_problem})"
+        ) from None

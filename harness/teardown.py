@@ -7,6 +7,7 @@ anything remains, the state is kept and the one command that finishes the job is
 from __future__ import annotations
 
 from harness import aws_inventory
+from harness import timeline as phases
 from harness.deploy import TerraformRun
 from harness.errors import DeploymentError
 from harness.leftovers import Leftover, describe
@@ -19,18 +20,61 @@ def check(run: TerraformRun, timeout: float = TEARDOWN_TIMEOUT) -> list[Leftover
     """What still carries ``run``'s tags, in AWS or beyond (after waiting up to ``timeout``
     for AWS to finish deleting)."""
     session, endpoint = run.cloud.aws_session(run.record.region)
-    found = aws_inventory.check(
-        run.tags,
-        region=run.record.region,
-        timeout=timeout,
-        on_retry=lambda left, elapsed: run.progress(
-            f"{len(left)} resource(s) still tagged with {run.record.run_id} "
-            f"after {elapsed:.0f}s; checking again"
-        ),
-        session=session,
-        endpoint_url=endpoint,
-    )
-    return found + run.cloud.other_leftovers(run)
+    with run.timeline.phase(phases.TEARDOWN_CHECK):
+        try:
+            found = aws_inventory.check(
+                run.tags,
+                region=run.record.region,
+                timeout=timeout,
+                on_retry=lambda left, elapsed: run.progress(
+                    f"{len(left)} resource(s) still tagged with {run.record.run_id} "
+                    f"after {elapsed:.0f}s; checking again"
+                ),
+                session=session,
+                endpoint_url=endpoint,
+            )
+        except aws_inventory.CheckError as exc:
+            run.timeline.note(phases.TEARDOWN_VERDICT, verdict(run, None, problem=str(exc)))
+            raise
+        found += run.cloud.other_leftovers(run)
+    run.timeline.note(phases.TEARDOWN_VERDICT, verdict(run, found))
+    return found
+
+
+def verdict(run: TerraformRun, found: list[Leftover] | None, problem: str = "") -> str:
+    """The teardown check's verdict as a reader wants it: what it looked at, and what it
+    found there (None: it could not look, for ``problem``)."""
+    tags = ", ".join(f"{key}={value}" for key, value in run.tags.items())
+    if found is None:
+        head = f"NOT CHECKED: the check could not be made ({problem})"
+    elif found:
+        head = f"FAILED: {len(found)} resource(s) still carry the run's tags"
+    else:
+        head = "PASSED: nothing carries the run's tags any more"
+    lines = [
+        f"teardown check of run {run.record.run_id}: {head}",
+        f"tags looked for: {tags}; region {run.record.region} ({run.cloud.kind})",
+        "",
+        "looked at:",
+    ]
+    places = [*aws_inventory.LOOKED_AT, *(("elsewhere", p) for p in run.cloud.other_places)]
+    for kind, how in places:
+        count = "" if found is None else f" — {_count(found, kind)} found"
+        lines.append(f"  {kind:<24} {how}{count}")
+    if found:
+        lines += ["", "still there:", *(f"  {line}" for line in describe(found))]
+    return "\n".join(lines) + "\n"
+
+
+def _count(found: list[Leftover], kind: str) -> int:
+    """How many of ``found`` are of ``kind`` (the tagging API's own: those of no EC2 kind;
+    elsewhere: Docker's)."""
+    ec2_kinds = {looked for looked, _ in aws_inventory.LOOKED_AT}
+    if kind == "any service":
+        return sum(1 for item in found if item.type not in ec2_kinds and "docker" not in item.type)
+    if kind == "elsewhere":
+        return sum(1 for item in found if item.type.startswith("docker:"))
+    return sum(1 for item in found if item.type == kind)
 
 
 def destroy_and_verify(run: TerraformRun, teardown_timeout: float = TEARDOWN_TIMEOUT) -> None:

@@ -57,6 +57,10 @@ ALIVE_STATES = ("pending", "running", "stopping", "stopped")
 CLI_CONFIG_FILE = "rehearsal.tfrc"
 #: The harness reaches the sandboxes on loopback only: the security group's allowed CIDR.
 RUNNER_CIDRS = ("127.0.0.1/32",)
+#: Seconds a sandbox's reboot may take until the service answers again: a container restart
+#: (the engine inside stops cleanly first), the engine's start, the container's and uvicorn's.
+#: About 10 s on a quiet machine; eight times that for a machine shared by many runs.
+REHEARSAL_REBOOT_TIMEOUT = 90.0
 
 
 class RehearsalError(TargetError):
@@ -77,6 +81,11 @@ class Rehearsal(Cloud):
     """AWS as an emulator at ``emulator_url``, instances as sandboxes on this machine."""
 
     kind = "rehearsal"
+    reboot_timeout = REHEARSAL_REBOOT_TIMEOUT
+    other_places = (
+        "Docker: containers, volumes and networks labelled with the run's id (the sandboxes "
+        "that play its instances)",
+    )
 
     def __init__(
         self,
@@ -264,3 +273,12 @@ class Rehearsal(Cloud):
 
     def other_leftovers(self, run: RunFiles) -> list[Leftover]:
         return self.docker.leftovers({RUN_ID_KEY: run.record.run_id})
+
+    def first_boot_log(self, run: RunFiles) -> tuple[str, str]:
+        """The sandbox's /var/log/user-data.log (the emulator has no console output)."""
+        instance_id = str(run.record.outputs["instance_id"])
+        sandbox = self.host(run).find(instance_id)
+        if sandbox is None:
+            return f"{USER_DATA_LOG} of {instance_id}", "(no sandbox plays the instance now)"
+        text = self.host(run).read(sandbox.container, USER_DATA_LOG)
+        return f"{USER_DATA_LOG} of {instance_id} (read from its sandbox)", text

@@ -9,7 +9,10 @@ emulator hands out.
 
 Every sandbox carries the run's labels (Project, RunId, ManagedBy) and the instance's id, so
 the teardown check finds one that outlived its instance, and :meth:`InstanceHost.reap` ends
-each one whose instance is gone, as EC2 ends a terminated instance.
+each one whose instance is gone, as EC2 ends a terminated instance. :func:`reboot` restarts
+the sandbox of an instance EC2 was asked to reboot: its disk (the container's layer, the
+engine's volume) is kept, its processes end, and its boot script tells the reboot from the
+first boot (``sandbox/lib/boot.sh``).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from harness.docker import Docker, DockerError, choose_base_image
 from harness.labels import INSTANCE_LABEL, PROJECT, PROJECT_KEY, RUN_ID_KEY, run_labels
 from harness.paths import REPO_ROOT
 from harness.ports import SERVICE_PORT as API_PORT
+from harness.ports import free_port
 from harness.runs import Progress
 
 logger = logging.getLogger(__name__)
@@ -55,6 +59,9 @@ BUILD_TIMEOUT = 900.0
 WARM_INPUTS = ("Dockerfile", "requirements.txt")
 #: The label of the build-cache volumes (they carry no run id: every run shares them).
 CACHE_LABEL = f"{PROJECT}.rehearsal-cache"
+#: Seconds a rebooting sandbox gets to stop its engine cleanly (systemd gives docker.service
+#: 90 s; the engine gives each container 10 s) before it is killed, as EC2's hard reboot.
+REBOOT_GRACE = 60
 
 
 def builder_stage(root: Path = REPO_ROOT) -> str:
@@ -246,7 +253,9 @@ class InstanceHost:
             for key, value in labels.items():
                 args += ["--label", f"{key}={value}"]
             args += [*SANDBOX_PRIVILEGES, "--volume", engine_state]
-            args += ["--publish", f"127.0.0.1::{API_PORT}", image]
+            # A fixed port, not an ephemeral one: Docker picks a new ephemeral port at each
+            # start, and an instance keeps its address across a reboot.
+            args += ["--publish", f"127.0.0.1:{free_port()}:{API_PORT}", image]
             self.docker.run(*args, timeout=60.0)
             with tempfile.TemporaryDirectory(prefix="user-data-") as directory:
                 path = Path(directory) / "user-data.txt"
@@ -308,3 +317,18 @@ class InstanceHost:
             self._end(container)
             ended.append(container)
         return ended
+
+
+def reboot(instance_ids: Iterable[str], docker: Docker | None = None) -> list[str]:
+    """Reboot the sandbox of each instance in ``instance_ids`` (of any run), as EC2 reboots
+    an instance: its processes are asked to stop, then it starts again over the same disk.
+    Returns the sandboxes rebooted; an instance with no running sandbox is left alone, as
+    EC2 ignores a reboot of a terminated instance."""
+    docker = docker or Docker()
+    rebooted: list[str] = []
+    for instance_id in instance_ids:
+        for container in docker.containers({INSTANCE_LABEL: instance_id}, running_only=True):
+            logger.info("rebooting instance %s: restarting its sandbox %s", instance_id, container)
+            docker.restart(container, stop_timeout=REBOOT_GRACE)
+            rebooted.append(container)
+    return rebooted

@@ -15,13 +15,16 @@ import logging
 from typing import ClassVar
 
 from harness import cloud_choice, teardown
+from harness import timeline as phases
 from harness.cloud import Cloud, RealAws
 from harness.deploy import HEALTH_TIMEOUT, TerraformRun, runner_cidrs
 from harness.leftovers import Leftover
 from harness.paths import RUNS_DIR
+from harness.reboot import reboot
 from harness.redact import safe_url
 from harness.runs import RunRecord, latest_run_dir, region_from
 from harness.targets.base import (
+    RESTART,
     TEARDOWN,
     Endpoint,
     Target,
@@ -38,6 +41,7 @@ class AwsTarget(Target):
     """Applies terraform/ in the run's own directory, tests the instance, destroys it."""
 
     name = "aws"
+    capabilities: ClassVar[frozenset[str]] = frozenset({RESTART})
     lacks: ClassVar[dict[str, str]] = {
         TEARDOWN: (
             "the aws target's own session ends with the teardown check of its run; a second "
@@ -82,6 +86,7 @@ class AwsTarget(Target):
                     f"--reuse: the latest run, {run.record.run_id}, was deployed to "
                     f"{run.cloud.kind}: {hint} to reuse it, or deploy a new one"
                 )
+            run.timeline = self.timeline
             self.run = self._last_run = run
             self.say(f"reusing run {run.record.run_id} ({run.workdir}, {run.cloud.kind})")
             api_key = run.api_key()
@@ -103,14 +108,49 @@ class AwsTarget(Target):
         self.run = self._last_run = TerraformRun.create(
             record, api_key, cloud=cloud, runs_dir=runs_dir, progress=self.say
         )  # from here on, _stop() destroys
+        self.run.timeline = self.timeline
         self.say(f"run {record.run_id}: applying in {self.run.workdir} ({cloud.kind})")
         return Endpoint(self.run.deploy(health_timeout=health_timeout), api_key)
+
+    def restart(self) -> None:
+        """Reboot the instance through EC2 (RebootInstances) and wait until the service
+        answers again at the same address; the first boot's user data does not run again."""
+        if self.run is None:
+            raise TargetUnavailable(
+                "the aws target restarts only an instance it deployed or reuses (not one "
+                "given by --base-url)"
+            )
+        with self.timeline.phase(phases.REBOOT):
+            reboot(self.run, self.endpoint.base_url, self.say)
 
     def leftovers(self) -> list[Leftover]:
         """The teardown inventory of the last run: what carries its tags, in AWS or beyond."""
         if self._last_run is None:
             return []
         return teardown.check(self._last_run, timeout=0)
+
+    def _note_what_was_made(self, run: TerraformRun) -> None:
+        """Keep, for the report, what only the live deployment can tell: the first boot's log
+        and what Terraform created. Anything that fails here is noted, never in the way of
+        the destroy that follows."""
+        try:
+            created = run.created()
+        except (OSError, ValueError, KeyError) as exc:
+            self.timeline.note(phases.CREATED, f"the state could not be read: {exc}\n")
+        else:
+            lines = [f"{address}\t{ident}" for address, ident in created]
+            outputs = [f"{name} = {value}" for name, value in run.record.outputs.items()]
+            head = f"run {run.record.run_id}: {len(created)} resource(s) in the state (address, id)"
+            body = "\n".join([head, *lines, "", "outputs:", *outputs])
+            self.timeline.note(phases.CREATED, body + "\n")
+        if "instance_id" not in run.record.outputs:
+            return
+        try:
+            where, text = run.cloud.first_boot_log(run)
+        except Exception as exc:  # a report's extra: never in the way of the destroy
+            self.timeline.note(phases.FIRST_BOOT_LOG, f"could not be read: {exc}\n")
+        else:
+            self.timeline.note(phases.FIRST_BOOT_LOG, f"{where}:\n\n{text}")
 
     def _stop(self) -> None:
         run, self.run = self.run, None
@@ -126,6 +166,7 @@ class AwsTarget(Target):
                     f"  destroy it:     {run.finish_command()}"
                 )
                 return
+            self._note_what_was_made(run)
             self.say(f"destroying run {run.record.run_id}")
             teardown.destroy_and_verify(
                 run, teardown_timeout=self.options.teardown_timeout or teardown.TEARDOWN_TIMEOUT

@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import ClassVar
 
 from harness import ci
+from harness import timeline as phases
 from harness.errors import TargetError
 from harness.errors import TargetUnavailable as TargetUnavailable
 from harness.leftovers import Leftover
+from harness.timeline import Timeline
 
 #: Stop and start the service over the same data, at the same endpoint.
 RESTART = "restart"
@@ -109,6 +111,8 @@ class Target(ABC):
     def __init__(self, options: TargetOptions) -> None:
         self.options = options
         self._endpoint: Endpoint | None = None
+        #: What the deployment went through, and when (the report draws it).
+        self.timeline = Timeline()
 
     @classmethod
     def why_not(cls, capability: str) -> str | None:
@@ -144,7 +148,8 @@ class Target(ABC):
             self._tell(self._stop_saying_why())
             raise
         try:
-            yield self._endpoint
+            with self.timeline.phase(phases.SCENARIOS):
+                yield self._endpoint
         except BaseException:
             self._tell(self._stop_saying_why())
             raise

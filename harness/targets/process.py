@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import IO
 
 from harness import processes
+from harness import timeline as phases
 from harness.leftovers import Leftover
 from harness.paths import REPO_ROOT
 from harness.ports import free_port
@@ -115,7 +116,8 @@ class ProcessTarget(Target):
             api_key,
             log_path=self._workdir / "server.log",
         )
-        self._server.start()
+        with self.timeline.phase(phases.START):
+            self._server.start()
         self._made = (self._server.pid, self._workdir)
         logger.info("process target: %s (data in %s)", self._server.base_url, self._workdir)
         return Endpoint(self._server.base_url, api_key)
@@ -123,8 +125,9 @@ class ProcessTarget(Target):
     def restart(self) -> None:
         assert self._server is not None, "start() first"
         assert self._workdir is not None
-        self._server.stop()
-        self._server.start()
+        with self.timeline.phase(phases.RESTART):
+            self._server.stop()
+            self._server.start()
         self._made = (self._server.pid, self._workdir)
 
     def leftovers(self) -> list[Leftover]:
@@ -142,15 +145,16 @@ class ProcessTarget(Target):
         return found
 
     def _stop(self) -> None:
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
-        if self._workdir is not None:
-            if self.options.keep:
-                logger.warning("kept the data of the process target in %s", self._workdir)
-            else:
-                shutil.rmtree(self._workdir, ignore_errors=True)
-            self._workdir = None
+        with self.timeline.phase(phases.STOP):
+            if self._server is not None:
+                self._server.stop()
+                self._server = None
+            if self._workdir is not None:
+                if self.options.keep:
+                    logger.warning("kept the data of the process target in %s", self._workdir)
+                else:
+                    shutil.rmtree(self._workdir, ignore_errors=True)
+                self._workdir = None
 
 
 def _running(pid: int) -> bool:
