@@ -280,6 +280,8 @@ def test_the_report_shows_the_rehearsed_aws_deployments_life_and_its_reboot(
         page.wait_for(pages.ATTACHMENT, text="looked at:")
         verdict_text = verdict.text
         page.screenshot(tmp_path / "globals.png")
+        page.driver.get(aws_report.html.resolve().as_uri())  # back to the first page
+        pages.overview(page)
         pages.open_scenario(page, "Durability across restarts", "The state and the log survive")
         scenario = page.text()
         remote = page.remote_requests()
