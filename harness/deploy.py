@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness import aws_inventory, processes, terraform
+from harness import aws_inventory, processes, sweep, terraform
 from harness.bundle import app_bundle, sha256
 from harness.cloud import BootWatch, Cloud, cloud_from_record
 from harness.delivery import deliver
@@ -51,6 +51,9 @@ INTERRUPT_GRACE = 120.0
 HEALTH_TIMEOUT = 15 * 60.0
 #: AWS takes a while to finish terminating: how long the teardown check waits for it.
 TEARDOWN_TIMEOUT = 180.0
+#: How long the first check after a destroy waits for AWS to catch up before the sweep is
+#: called on what remains (the check after the sweep waits the whole TEARDOWN_TIMEOUT).
+SETTLE_TIMEOUT = 15.0
 #: The lock file of the first init, kept beside the runs so that later runs install the same
 #: provider package from the plugin cache instead of downloading it again.
 LOCK_FILE = ".terraform.lock.hcl"
@@ -440,10 +443,12 @@ class TerraformRun:
                 f"  {self.finish_command()}"
             ) from None
         try:
-            leftovers = self.check_teardown(teardown_timeout)
+            leftovers = self.check_teardown(min(teardown_timeout, SETTLE_TIMEOUT))
+            if leftovers:
+                leftovers = self._sweep(leftovers, teardown_timeout)
         except aws_inventory.CheckError as exc:
             raise DeploymentError(
-                f"destroyed, but could not check what remains: {exc}\n"
+                f"destroyed, but could not check (or sweep) what remains: {exc}\n"
                 f"the state is kept in {self.workdir}; check again with:\n"
                 f"  {self.finish_command()}"
             ) from None
@@ -457,6 +462,32 @@ class TerraformRun:
             )
         self.progress(f"teardown verified: nothing tagged RunId={self.record.run_id} remains")
         self.forget()
+
+    def _sweep(self, leftovers: list[Leftover], teardown_timeout: float) -> list[Leftover]:
+        """What terraform destroy left (made outside its state: an instance whose apply was
+        cut short, a resource made by hand with the run's tags) is the run's by its tags:
+        the sweep deletes it without the state, then the check runs again."""
+        lines = "\n".join(f"  {line}" for line in describe(leftovers))
+        self.progress(
+            f"WARNING: terraform destroy left {len(leftovers)} resource(s) tagged "
+            f"RunId={self.record.run_id}, outside its state:\n{lines}\n"
+            f"sweeping them by their tags (state-api-sweep --run-id {self.record.run_id})"
+        )
+        session, endpoint = self.cloud.aws_session(self.record.region)
+        outcome = sweep.sweep_run(
+            self.record.run_id,
+            region=self.record.region,
+            session=session,
+            endpoint_url=endpoint,
+            progress=self.progress,
+        )
+        if outcome.deleted:
+            self.progress(
+                f"WARNING: the sweep removed {len(outcome.deleted)} resource(s) that terraform "
+                f"destroy left: {', '.join(item.id for item in outcome.deleted)}"
+            )
+        self.cloud.after_destroy(self, self.progress)
+        return self.check_teardown(teardown_timeout)
 
 
 def _interrupt(process: subprocess.Popen[str]) -> None:

@@ -2,6 +2,7 @@
 
 moto's server emulates EC2, SSM, STS and the Resource Groups Tagging API over real HTTP, one
 port for every service; the AWS provider and boto3 reach it through ``AWS_ENDPOINT_URL``.
+When the emulator terminates an instance, the instance's sandbox ends (:class:`SandboxReaper`).
 Like AWS, its tagging API keeps listing an instance after it is terminated. Unlike AWS, it
 hands out real public addresses as instances' public IPs: nothing may ever be sent there.
 
@@ -22,6 +23,8 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qs
 
 import requests
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
@@ -30,6 +33,9 @@ from harness import processes
 from harness.errors import TargetError
 from harness.ports import free_port
 from harness.rehearsal.front import Call, Front, Interceptor
+
+if TYPE_CHECKING:
+    from harness.docker import Docker
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +51,29 @@ def moto_server_command() -> list[str]:
     """moto's server from this Python's environment."""
     script = Path(sys.executable).parent / "moto_server"
     return [str(script)] if script.exists() else [sys.executable, "-m", "moto.server"]
+
+
+class SandboxReaper:
+    """Ends the sandbox of every instance the emulator is asked to terminate, whoever asks
+    (Terraform's destroy, the sweep, a hand call): a terminated instance stops, and its disk
+    goes. The front tells it of each call the emulator carried out."""
+
+    def __init__(self, docker: Docker | None = None) -> None:
+        self._docker = docker
+
+    def __call__(self, call: Call, body: bytes) -> None:
+        if call.service != "ec2" or call.action != "TerminateInstances":
+            return
+        form = parse_qs(body.decode("utf-8", errors="replace"))
+        ids = [v for key, values in form.items() if key.startswith("InstanceId.") for v in values]
+        from harness.docker import Docker, DockerError
+        from harness.rehearsal.instances import end_instances
+
+        try:
+            for container in end_instances(ids, self._docker or Docker()):
+                logger.info("instance terminated: removed its sandbox %s", container)
+        except DockerError as exc:  # no engine: nothing plays the instances, nothing to end
+            logger.warning("could not end the sandboxes of %s: %s", ", ".join(ids), exc)
 
 
 class Emulator:
@@ -98,7 +127,10 @@ class Emulator:
             self.stop()
             raise
         self._front = Front(
-            self.moto_url, interceptor=self._interceptor, log_path=self._log_path
+            self.moto_url,
+            interceptor=self._interceptor,
+            log_path=self._log_path,
+            observer=SandboxReaper(),
         ).start()
         logger.info("AWS emulator at %s (moto at %s)", self._front.url, self.moto_url)
         return self

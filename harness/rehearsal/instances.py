@@ -263,8 +263,7 @@ class InstanceHost:
 
     def _end(self, container: str) -> None:
         """Remove a sandbox and its engine's state, as EC2 ends an instance and its disk."""
-        self.docker.remove_container(container, stop_timeout=0)
-        self.docker.remove_volume(f"{container}-docker")
+        end_sandbox(self.docker, container)
 
     def sandboxes(self) -> dict[str, str]:
         """The running sandboxes of the run: instance id → container name."""
@@ -310,3 +309,21 @@ class InstanceHost:
             self._end(container)
             ended.append(container)
         return ended
+
+
+def end_instances(instance_ids: Iterable[str], docker: Docker | None = None) -> list[str]:
+    """End the sandbox of each of ``instance_ids``, whatever its run (a terminated instance's
+    disk and processes go with it); returns the containers removed."""
+    docker = docker or Docker()
+    ended: list[str] = []
+    for instance_id in instance_ids:
+        for container in docker.containers({INSTANCE_LABEL: instance_id}):
+            end_sandbox(docker, container)
+            ended.append(container)
+    return ended
+
+
+def end_sandbox(docker: Docker, container: str) -> None:
+    """Remove a sandbox and its engine's state, as EC2 ends an instance and its disk."""
+    docker.remove_container(container, stop_timeout=0)
+    docker.remove_volume(f"{container}-docker")
