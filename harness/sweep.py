@@ -80,6 +80,27 @@ ORDER = (
     "ec2:security-group",
     "ec2:volume",
 )
+#: Every AWS action the sweep calls, its final teardown check included: what the CI role's
+#: policy must allow it (tests/test_sweep.py checks the list against the calls made).
+IAM_ACTIONS = frozenset(
+    {
+        "ec2:DeleteNetworkInterface",
+        "ec2:DeleteSecurityGroup",
+        "ec2:DeleteVolume",
+        "ec2:DescribeAddresses",
+        "ec2:DescribeInstances",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeSecurityGroupRules",
+        "ec2:DescribeSecurityGroups",
+        "ec2:DescribeVolumes",
+        "ec2:DisassociateAddress",
+        "ec2:ReleaseAddress",
+        "ec2:RevokeSecurityGroupEgress",
+        "ec2:RevokeSecurityGroupIngress",
+        "ec2:TerminateInstances",
+        "tag:GetResources",
+    }
+)
 _DURATION = re.compile(r"(\d+)([smhd])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 

@@ -23,7 +23,7 @@ import pytest
 from harness.labels import PROJECT
 from harness.rehearsal.emulator import Emulator
 from harness.rehearsal.front import Call, Refusal
-from harness.sweep import Found, Sweeper, old_runs, parse_duration
+from harness.sweep import IAM_ACTIONS, Found, Sweeper, old_runs, parse_duration
 from scripts.sweep import main
 
 pytestmark = pytest.mark.slow  # an AWS emulator
@@ -144,6 +144,18 @@ def make_a_run(ec2: Any, run_id: str, project: str = PROJECT) -> Made:
         ],
         TagSpecifications=spec("security-group-rule", project, run_id),
     )["SecurityGroupRules"][0]["SecurityGroupRuleId"]
+    ec2.authorize_security_group_egress(
+        GroupId=group,
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 443,
+                "ToPort": 443,
+                "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+            }
+        ],
+        TagSpecifications=spec("security-group-rule", project, run_id),
+    )
     image = ec2.describe_images(Owners=["amazon"], MaxResults=5)["Images"][0]["ImageId"]
     instance = ec2.run_instances(
         ImageId=image,
@@ -165,6 +177,7 @@ def make_a_run(ec2: Any, run_id: str, project: str = PROJECT) -> Made:
     address = ec2.allocate_address(
         Domain="vpc", TagSpecifications=spec("elastic-ip", project, run_id)
     )["AllocationId"]
+    ec2.associate_address(AllocationId=address, NetworkInterfaceId=interface)
     return Made(instance, group, rule, volume, interface, address)
 
 
@@ -209,10 +222,12 @@ def test_an_orphan_run_is_swept_in_the_order_aws_requires(
     assert code == 0, output
     assert not any(exists(ec2, made).values()), exists(ec2, made)
     order = deletes(emulator, seen)
-    assert order == [
+    rules = sorted(order[3:5])
+    assert [*order[:3], *rules, *order[5:]] == [
         "TerminateInstances",
         "ReleaseAddress",
         "DeleteNetworkInterface",
+        "RevokeSecurityGroupEgress",
         "RevokeSecurityGroupIngress",
         "DeleteSecurityGroup",
         "DeleteVolume",
@@ -222,11 +237,18 @@ def test_an_orphan_run_is_swept_in_the_order_aws_requires(
     for ident in (made.instance, made.group, made.rule, made.volume, made.interface):
         assert ident in output
     assert "nothing remains" in output
+    # Exactly the actions the CI role's policy is told to allow, and only as the sweep's
+    # caller (the front's own look at the emulator is not recorded).
+    called = {call.iam_action for call in emulator.calls()[seen:]}
+    assert called == IAM_ACTIONS, called ^ IAM_ACTIONS
 
 
 def test_the_group_is_refused_while_the_instance_lives_as_on_aws(ec2: Any, run_id: str) -> None:
     """The front plays AWS's rule the sweep's order is for (moto alone would not refuse)."""
     made = make_a_run(ec2, run_id, project="someone-else")
+    ec2.disassociate_address(
+        PublicIp=ec2.describe_addresses(AllocationIds=[made.address])["Addresses"][0]["PublicIp"]
+    )
     ec2.delete_network_interface(NetworkInterfaceId=made.interface)
 
     with pytest.raises(ec2.exceptions.ClientError, match="DependencyViolation"):
@@ -264,7 +286,8 @@ def test_each_resource_is_checked_afresh_just_before_its_delete(
     assert exists(ec2, made)["volume"]
     left = {item.id: why for item, why in outcome.left}
     assert "no longer carries Project=state-api" in left[made.volume]
-    assert {item.id for item in outcome.deleted} == {
+    assert made.volume not in {item.id for item in outcome.deleted}
+    assert {item.id for item in outcome.deleted} >= {
         made.instance,
         made.group,
         made.rule,
@@ -379,8 +402,8 @@ def test_the_janitor_sweeps_undated_runs_and_leaves_a_run_with_a_young_instance(
     # What a destroy that lost its instance leaves: a group and its rule, nothing dated.
     leftover = make_a_run(ec2, f"{run_id}-old")
     ec2.terminate_instances(InstanceIds=[leftover.instance])
-    ec2.delete_network_interface(NetworkInterfaceId=leftover.interface)
     ec2.release_address(AllocationId=leftover.address)
+    ec2.delete_network_interface(NetworkInterfaceId=leftover.interface)
     ec2.delete_volume(VolumeId=leftover.volume)
     ec2.create_tags(
         Resources=[leftover.instance], Tags=[{"Key": "RunId", "Value": "forgotten"}]
