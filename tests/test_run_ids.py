@@ -101,4 +101,3 @@ def test_pytest_refuses_a_bad_run_id_as_a_usage_error(tmp_path: Path) -> None:
     assert completed.returncode == pytest.ExitCode.USAGE_ERROR, completed.stdout
     assert "--run-id: run id 'no good' is not valid" in completed.stderr
     assert "Traceback" not in completed.stderr
-
