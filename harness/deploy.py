@@ -448,7 +448,7 @@ class TerraformRun:
                 leftovers = self._sweep(leftovers, teardown_timeout)
         except aws_inventory.CheckError as exc:
             raise DeploymentError(
-                f"destroyed, but could not check (or sweep) what remains: {exc}\n"
+                f"destroyed, but could not check what remains: {exc}\n"
                 f"the state is kept in {self.workdir}; check again with:\n"
                 f"  {self.finish_command()}"
             ) from None
