@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from tenacity import Retrying, stop_after_delay, wait_fixed
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from harness import aws_inventory
-from harness.docker import Docker
+from harness.docker import Docker, DockerError
 from harness.labels import RUN_ID_KEY, run_selector
 from harness.leftovers import describe
 from harness.rehearsal import CREDENTIALS, Rehearsal
@@ -203,7 +203,15 @@ def leftovers(emulator: Emulator, run_id: str) -> list[str]:
     """What carries the run's id: in the emulator, and in Docker (sandboxes, volumes)."""
     session, endpoint = Rehearsal(emulator.url).aws_session(REGION)
     tagged = aws_inventory.check(run_selector(run_id), session=session, endpoint_url=endpoint)
-    return describe([*tagged, *Docker().leftovers({RUN_ID_KEY: run_id})])
+    # The engine is shared with every test running on this machine: a slow answer is asked
+    # again rather than failing the case.
+    in_docker = Retrying(
+        stop=stop_after_delay(120),
+        wait=wait_fixed(2),
+        retry=retry_if_exception_type(DockerError),
+        reraise=True,
+    )(Docker().leftovers, {RUN_ID_KEY: run_id})
+    return describe([*tagged, *in_docker])
 
 
 def _healthy(log: Path) -> bool:
