@@ -75,9 +75,9 @@ class Refusal:
 Interceptor = Callable[[Call], Refusal | None]
 #: Told of each call the emulator answered with success, with the request's body.
 Observer = Callable[[Call, bytes], None]
-#: The credentials of the front's own look into the emulator (never recorded as calls;
-#: B105: moto takes any, these are not a secret).
-FRONT_KEY = "rehearsal-front"  # nosec B105
+#: The credentials of the front's own look into the emulator, which goes straight to moto and
+#: so is never recorded as a call (moto takes any credentials: not a secret).
+FRONT_KEY = "rehearsal-front"
 #: Instance states in which an instance's interface still holds its security groups.
 HOLDING_STATES = ("pending", "running", "shutting-down", "stopping", "stopped")
 
