@@ -16,6 +16,8 @@ from pytest_bdd.scenario import scenario_wrapper_template_registry
 
 from harness import ci
 from harness.client import ApiClient
+from harness.paths import RUNS_DIR
+from harness.run_ids import check_new_run_id
 from harness.runs import TTL_MINUTES_MAX, TTL_MINUTES_MIN, ttl_minutes
 from harness.signals import signals_interrupt
 from harness.targets import (
@@ -103,6 +105,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "first boot in a sandbox container (needs Docker; no AWS account)",
     )
     group.addoption(
+        "--run-id",
+        help="the run's id, carried by everything it makes: 1-40 letters, digits or ._- "
+        "(e.g. gh-123456789-1; default: a new one). aws: refused when its directory exists",
+    )
+    group.addoption(
         "--emulator-url",
         help="aws --rehearse: the AWS emulator to use (default: one started for the session; "
         "python -m harness.rehearsal.emulator starts one that outlives it, for --keep)",
@@ -113,6 +120,12 @@ def pytest_configure(config: pytest.Config) -> None:
     # CI runners cancel with SIGTERM or SIGHUP: turn them into Ctrl-C so that every
     # fixture's teardown (and so every deployment's stop) still runs.
     signals_interrupt()
+    run_id = config.getoption("--run-id")
+    if run_id is not None:
+        try:
+            check_new_run_id(run_id, config.getoption("--runs-dir") or RUNS_DIR)
+        except ValueError as exc:
+            raise pytest.UsageError(f"--run-id: {exc}") from None
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
@@ -156,6 +169,7 @@ def target(pytestconfig: pytest.Config) -> Iterator[Target]:
         emulator_url=pytestconfig.getoption("--emulator-url"),
         progress=_terminal_writer(pytestconfig, "stderr"),
         ci_output=ci_output,
+        **({"run_id": run_id} if (run_id := pytestconfig.getoption("--run-id")) else {}),
     )
     try:
         deployment = make_target(pytestconfig.getoption("--target"), options)

@@ -19,6 +19,7 @@ is how the tests point this at moto's server.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -84,6 +85,29 @@ def parse_tag(text: str) -> tuple[str, str]:
     return key, value
 
 
+@contextlib.contextmanager
+def asking_aws() -> Iterator[None]:
+    """Turn boto3's ways of failing to ask AWS into one :class:`CheckError` saying why."""
+    try:
+        yield
+    except NoCredentialsError as exc:
+        raise CheckError(
+            "no AWS credentials found (set AWS_PROFILE, or AWS_ACCESS_KEY_ID and"
+            " AWS_SECRET_ACCESS_KEY)"
+        ) from exc
+    except NoRegionError as exc:
+        raise CheckError("no AWS region: pass --region or set AWS_REGION") from exc
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        raise CheckError(
+            f"AWS refused {exc.operation_name}: {error.get('Code', 'error')}:"
+            f" {error.get('Message', '')}".rstrip(": ")
+        ) from exc
+    except BotoCoreError as exc:
+        # botocore names the endpoint it could not reach: AWS_ENDPOINT_URL as given.
+        raise CheckError(f"could not reach AWS: {without_url_secrets(str(exc))}") from exc
+
+
 def _ec2_filters(tags: Mapping[str, str]) -> list[dict[str, Any]]:
     return [{"Name": f"tag:{key}", "Values": [value]} for key, value in tags.items()]
 
@@ -113,6 +137,7 @@ class Inventory:
         page_size: int | None = None,
         session: boto3.session.Session | None = None,
         endpoint_url: str | None = None,
+        config: Config = CLIENT_CONFIG,
     ) -> None:
         if not tags:
             raise ValueError("at least one tag is needed: an empty filter matches everything")
@@ -121,12 +146,13 @@ class Inventory:
         self._session = session or boto3.session.Session(region_name=region)
         #: None: boto3's own choice (AWS, or AWS_ENDPOINT_URL when set).
         self._endpoint_url = endpoint_url
+        self._config = config
         self._clients: dict[str, Any] = {}
 
-    def _client(self, service: str) -> Any:
+    def client(self, service: str) -> Any:
         if service not in self._clients:
             self._clients[service] = self._session.client(
-                service, config=CLIENT_CONFIG, endpoint_url=self._endpoint_url
+                service, config=self._config, endpoint_url=self._endpoint_url
             )
         return self._clients[service]
 
@@ -137,44 +163,49 @@ class Inventory:
 
     # Direct EC2 look-ups -------------------------------------------------------------
 
-    def _ec2_tagged(self, operation: str, key: str) -> Iterator[dict[str, Any]]:
+    def ec2_tagged(self, operation: str, key: str) -> Iterator[dict[str, Any]]:
         """Each item under ``key`` in the answers of EC2's ``operation``, filtered by the tags."""
         for page in _pages(
-            self._client("ec2"), operation, Filters=_ec2_filters(self.tags), **self._ec2_paging()
+            self.client("ec2"), operation, Filters=_ec2_filters(self.tags), **self._ec2_paging()
         ):
             yield from page.get(key, [])
 
     def instances(self) -> Iterator[Leftover]:
-        for reservation in self._ec2_tagged("describe_instances", "Reservations"):
+        for reservation in self.ec2_tagged("describe_instances", "Reservations"):
             for instance in reservation.get("Instances", []):
                 state = instance.get("State", {}).get("Name", "unknown")
                 yield Leftover("ec2:instance", instance["InstanceId"], state)
 
     def volumes(self) -> Iterator[Leftover]:
-        for volume in self._ec2_tagged("describe_volumes", "Volumes"):
+        for volume in self.ec2_tagged("describe_volumes", "Volumes"):
             yield Leftover("ec2:volume", volume["VolumeId"], volume.get("State", "unknown"))
 
     def security_groups(self) -> Iterator[Leftover]:
-        for group in self._ec2_tagged("describe_security_groups", "SecurityGroups"):
+        for group in self.ec2_tagged("describe_security_groups", "SecurityGroups"):
             yield Leftover("ec2:security-group", group["GroupId"], "exists")
 
     def security_group_rules(self) -> Iterator[Leftover]:
         # Terraform's aws_vpc_security_group_*_rule resources carry the default tags too.
-        for rule in self._ec2_tagged("describe_security_group_rules", "SecurityGroupRules"):
+        for rule in self.ec2_tagged("describe_security_group_rules", "SecurityGroupRules"):
             yield Leftover("ec2:security-group-rule", rule["SecurityGroupRuleId"], "exists")
 
     def network_interfaces(self) -> Iterator[Leftover]:
-        for interface in self._ec2_tagged("describe_network_interfaces", "NetworkInterfaces"):
+        for interface in self.ec2_tagged("describe_network_interfaces", "NetworkInterfaces"):
             yield Leftover(
                 "ec2:network-interface",
                 interface["NetworkInterfaceId"],
                 interface.get("Status", "unknown"),
             )
 
-    def elastic_ips(self) -> Iterator[Leftover]:
+    def tagged_addresses(self) -> list[dict[str, Any]]:
+        """The elastic IPs carrying the tags, as EC2 describes them."""
         # describe_addresses does not paginate: it answers every address at once.
-        answer = self._client("ec2").describe_addresses(Filters=_ec2_filters(self.tags))
-        for address in answer.get("Addresses", []):
+        answer = self.client("ec2").describe_addresses(Filters=_ec2_filters(self.tags))
+        addresses: list[dict[str, Any]] = answer.get("Addresses", [])
+        return addresses
+
+    def elastic_ips(self) -> Iterator[Leftover]:
+        for address in self.tagged_addresses():
             state = "associated" if address.get("AssociationId") else "unassociated"
             ident = address.get("AllocationId") or address.get("PublicIp", "unknown")
             yield Leftover("ec2:elastic-ip", ident, state)
@@ -203,31 +234,15 @@ class Inventory:
         if self.page_size is not None:
             kwargs["ResourcesPerPage"] = min(TAGGING_MAX_PAGE, max(1, self.page_size))
         arns: list[str] = []
-        for page in _pages(self._client("resourcegroupstaggingapi"), "get_resources", **kwargs):
+        for page in _pages(self.client("resourcegroupstaggingapi"), "get_resources", **kwargs):
             arns.extend(item["ResourceARN"] for item in page.get("ResourceTagMappingList", []))
         return arns
 
     def leftovers(self) -> list[Leftover]:
         """What still carries the tags: direct look-ups, plus tagging hits EC2 cannot confirm
         or deny. Raises :class:`CheckError` when AWS cannot be asked."""
-        try:
+        with asking_aws():
             return self._leftovers()
-        except NoCredentialsError as exc:
-            raise CheckError(
-                "no AWS credentials found (set AWS_PROFILE, or AWS_ACCESS_KEY_ID and"
-                " AWS_SECRET_ACCESS_KEY)"
-            ) from exc
-        except NoRegionError as exc:
-            raise CheckError("no AWS region: pass --region or set AWS_REGION") from exc
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
-            raise CheckError(
-                f"AWS refused {exc.operation_name}: {error.get('Code', 'error')}:"
-                f" {error.get('Message', '')}".rstrip(": ")
-            ) from exc
-        except BotoCoreError as exc:
-            # botocore names the endpoint it could not reach: AWS_ENDPOINT_URL as given.
-            raise CheckError(f"could not reach AWS: {without_url_secrets(str(exc))}") from exc
 
     def _leftovers(self) -> list[Leftover]:
         existing = self.ec2_resources()

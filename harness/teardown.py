@@ -6,7 +6,7 @@ anything remains, the state is kept and the one command that finishes the job is
 
 from __future__ import annotations
 
-from harness import aws_inventory
+from harness import aws_inventory, sweep
 from harness import timeline as phases
 from harness.deploy import TerraformRun
 from harness.errors import DeploymentError
@@ -14,6 +14,9 @@ from harness.leftovers import Leftover, describe
 
 #: AWS takes a while to finish terminating: how long the teardown check waits for it.
 TEARDOWN_TIMEOUT = 180.0
+#: How long the first check after a destroy waits for AWS to catch up before the sweep is
+#: called on what remains (the check after the sweep waits the whole TEARDOWN_TIMEOUT).
+SETTLE_TIMEOUT = 15.0
 
 
 def check(run: TerraformRun, timeout: float = TEARDOWN_TIMEOUT) -> list[Leftover]:
@@ -90,7 +93,9 @@ def destroy_and_verify(run: TerraformRun, teardown_timeout: float = TEARDOWN_TIM
             f"  {run.finish_command()}"
         ) from None
     try:
-        leftovers = check(run, teardown_timeout)
+        leftovers = check(run, min(teardown_timeout, SETTLE_TIMEOUT))
+        if leftovers:
+            leftovers = _sweep(run, leftovers, teardown_timeout)
     except aws_inventory.CheckError as exc:
         raise DeploymentError(
             f"destroyed, but could not check what remains: {exc}\n"
@@ -107,3 +112,30 @@ def destroy_and_verify(run: TerraformRun, teardown_timeout: float = TEARDOWN_TIM
         )
     run.progress(f"teardown verified: nothing tagged RunId={run.record.run_id} remains")
     run.forget()
+
+
+def _sweep(run: TerraformRun, leftovers: list[Leftover], teardown_timeout: float) -> list[Leftover]:
+    """What terraform destroy left (made outside its state: an instance whose apply was cut
+    short, a resource made by hand with the run's tags) is the run's by its tags: the sweep
+    deletes it without the state, then the check runs again."""
+    lines = "\n".join(f"  {line}" for line in describe(leftovers))
+    run.progress(
+        f"WARNING: terraform destroy left {len(leftovers)} resource(s) tagged "
+        f"RunId={run.record.run_id}, outside its state:\n{lines}\n"
+        f"sweeping them by their tags (state-api-sweep --run-id {run.record.run_id})"
+    )
+    session, endpoint = run.cloud.aws_session(run.record.region)
+    outcome = sweep.sweep_run(
+        run.record.run_id,
+        region=run.record.region,
+        session=session,
+        endpoint_url=endpoint,
+        progress=run.progress,
+    )
+    if outcome.deleted:
+        run.progress(
+            f"WARNING: the sweep removed {len(outcome.deleted)} resource(s) that terraform "
+            f"destroy left: {', '.join(item.id for item in outcome.deleted)}"
+        )
+    run.cloud.after_destroy(run, run.progress)
+    return check(run, teardown_timeout)

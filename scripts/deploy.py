@@ -41,6 +41,7 @@ from harness.cloud import Cloud
 from harness.deploy import HEALTH_TIMEOUT, TerraformRun, runner_cidrs
 from harness.errors import DeploymentError, TargetError, TargetUnavailable
 from harness.paths import RUNS_DIR
+from harness.run_ids import check_new_run_id
 from harness.runs import TTL_MINUTES_MAX, TTL_MINUTES_MIN, RunRecord, region_from, ttl_minutes
 from harness.signals import signals_interrupt
 from harness.targets.base import new_api_key, new_run_id
@@ -69,7 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"the instance terminates itself this many minutes after its first boot, "
         f"{TTL_MINUTES_MIN} to {TTL_MINUTES_MAX} (default: 120)",
     )
-    parser.add_argument("--run-id", default=None, help="id of the run (default: a new one)")
+    parser.add_argument(
+        "--run-id",
+        default=None,
+        help="id of the run: 1-40 letters, digits or ._-, e.g. gh-123456789-1 (default: a new "
+        "one); refused when its directory exists in --runs-dir",
+    )
     parser.add_argument(
         "--runs-dir", type=Path, default=RUNS_DIR, help="where runs keep their state (.runs)"
     )
@@ -118,6 +124,11 @@ def choose_cloud(args: argparse.Namespace, parser: argparse.ArgumentParser) -> C
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.run_id is not None:
+        try:
+            check_new_run_id(args.run_id, args.runs_dir)
+        except ValueError as exc:
+            parser.error(str(exc))  # exits 2
     signals_interrupt()  # SIGTERM/SIGHUP clean up like Ctrl-C
     try:
         cloud = choose_cloud(args, parser)

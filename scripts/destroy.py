@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Destroy a deployment made by deploy.py (or kept by `pytest --target=aws --keep`), then
-prove that nothing tagged with its run id remains.
+prove that nothing tagged with its run id remains. What terraform destroy leaves with the
+run's tags (made outside its state, e.g. the instance of an apply cut short) is swept by its
+tags (harness/sweep.py), said loudly, and checked again.
 
 Usage (from the repository root)::
 
@@ -9,7 +11,8 @@ Usage (from the repository root)::
 
 Exit codes:
     0  destroyed, and nothing tagged with the run id remains (the run's directory is removed)
-    1  the destroy failed, or something tagged remains (printed; the state is kept)
+    1  the destroy failed, or something tagged remains even after the sweep (printed; the
+       state is kept)
     2  no such run, or bad arguments
 """
 

@@ -2,6 +2,8 @@
 
 moto's server emulates EC2, SSM, STS and the Resource Groups Tagging API over real HTTP, one
 port for every service; the AWS provider and boto3 reach it through ``AWS_ENDPOINT_URL``.
+When the emulator terminates or reboots an instance, so does its sandbox
+(:mod:`harness.rehearsal.lifecycle`).
 Like AWS, its tagging API keeps listing an instance after it is terminated. Unlike AWS, it
 hands out real public addresses as instances' public IPs: nothing may ever be sent there.
 
@@ -29,7 +31,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_f
 from harness import processes
 from harness.errors import TargetError
 from harness.ports import free_port
-from harness.rehearsal import reboots
+from harness.rehearsal import lifecycle
 from harness.rehearsal.front import Call, Front, Interceptor
 
 logger = logging.getLogger(__name__)
@@ -102,7 +104,7 @@ class Emulator:
             self.moto_url,
             interceptor=self._interceptor,
             log_path=self._log_path,
-            reaction=reboots.react,
+            observer=lifecycle.react,
         ).start()
         logger.info("AWS emulator at %s (moto at %s)", self._front.url, self.moto_url)
         return self

@@ -9,7 +9,11 @@ front (``AWS_ENDPOINT_URL`` points here), so that:
 - a call can be refused before it reaches the emulator (an :data:`Interceptor`, given by the
   tests that rehearse a fault half-way through an apply or a destroy);
 - where moto answers differently from AWS in a way that changes what Terraform plans, the
-  answer is corrected here, each correction named and explained (see :func:`_fidelity`).
+  answer is corrected here, each correction named and explained (see :func:`_fidelity`);
+- where moto allows what AWS refuses, the front refuses as AWS would (see
+  :func:`group_in_use`);
+- an observer is told of each call the emulator carried out (the rehearsal ends a
+  terminated instance's sandbox that way).
 
 It listens on 127.0.0.1 only and forwards to an emulator on 127.0.0.1 only.
 """
@@ -27,6 +31,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
+
+import boto3  # type: ignore[import-untyped]
 
 from harness.ports import is_loopback
 
@@ -67,9 +73,14 @@ class Refusal:
 
 #: Decides, for each call, whether to refuse it (a Refusal) or let it through (None).
 Interceptor = Callable[[Call], Refusal | None]
-#: Told of each call the emulator accepted, with the request's body (the rehearsal's instances
-#: react to some: a reboot, see harness/rehearsal/reboots.py).
-Reaction = Callable[[Call, bytes], None]
+#: Told of each call the emulator answered with success, with the request's body (the
+#: rehearsal's instances react to some: see harness/rehearsal/lifecycle.py).
+Observer = Callable[[Call, bytes], None]
+#: The credentials of the front's own look into the emulator, which goes straight to moto and
+#: so is never recorded as a call (moto takes any credentials: not a secret).
+FRONT_KEY = "rehearsal-front"
+#: Instance states in which an instance's interface still holds its security groups.
+HOLDING_STATES = ("pending", "running", "shutting-down", "stopping", "stopped")
 
 
 def identify(headers: dict[str, str], body: bytes) -> Call:
@@ -96,6 +107,55 @@ def refusal_body(call: Call, refusal: Refusal) -> tuple[str, bytes]:
         return "text/xml", xml.encode()
     document = {"__type": refusal.code, "message": refusal.message}
     return "application/x-amz-json-1.1", json.dumps(document).encode()
+
+
+def group_in_use(call: Call, body: bytes, upstream: tuple[str, int]) -> Refusal | None:
+    """AWS refuses DeleteSecurityGroup with DependencyViolation while a network interface
+    uses the group (an instance's, until the instance is terminated); moto deletes it.
+
+    Played here so that a sweep or a destroy that deletes in the wrong order fails as it
+    would on AWS. An interface counts while it is detached, or attached to an instance that
+    is not terminated yet.
+    """
+    if call.service != "ec2" or call.action != "DeleteSecurityGroup":
+        return None
+    group = (parse_qs(body.decode("utf-8", errors="replace")).get("GroupId") or [""])[0]
+    if not group:
+        return None
+    try:
+        return _interface_holding(group, call.region, upstream)
+    except Exception:  # the emulator's own answer will tell, as it did before this rule
+        logger.warning("front: could not tell whether %s is in use", group, exc_info=True)
+        return None
+
+
+def _interface_holding(group: str, region: str, upstream: tuple[str, int]) -> Refusal | None:
+    ec2 = boto3.client(
+        "ec2",
+        endpoint_url=f"http://{upstream[0]}:{upstream[1]}",
+        region_name=region or "us-east-1",
+        aws_access_key_id=FRONT_KEY,
+        aws_secret_access_key=FRONT_KEY,
+    )
+    holding = {
+        instance["InstanceId"]
+        for reservation in ec2.describe_instances(
+            Filters=[{"Name": "instance-state-name", "Values": list(HOLDING_STATES)}]
+        )["Reservations"]
+        for instance in reservation["Instances"]
+    }
+    interfaces = ec2.describe_network_interfaces(Filters=[{"Name": "group-id", "Values": [group]}])[
+        "NetworkInterfaces"
+    ]
+    for interface in interfaces:
+        owner = interface.get("Attachment", {}).get("InstanceId")
+        if owner is None or owner in holding:
+            return Refusal(
+                400,
+                "DependencyViolation",
+                f"resource {group} has a dependent object ({interface['NetworkInterfaceId']})",
+            )
+    return None
 
 
 def _fidelity(call: Call, body: bytes) -> bytes:
@@ -157,15 +217,15 @@ class Front:
         *,
         interceptor: Interceptor | None = None,
         log_path: Path | None = None,
-        reaction: Reaction | None = None,
+        observer: Observer | None = None,
     ) -> None:
         parts = urlsplit(upstream)
         if not is_loopback(upstream) or parts.port is None:
             raise ValueError(f"the emulator must be on loopback with a port, not {upstream}")
         self.upstream = (str(parts.hostname), parts.port)  # a loopback name, checked above
         self.interceptor = interceptor
+        self.observer = observer
         self.log_path = log_path
-        self.reaction = reaction
         self._calls: list[Call] = []
         self._lock = threading.Lock()
         self._server = _QuietServer(("127.0.0.1", 0), self._handler_class())
@@ -216,6 +276,7 @@ class Front:
                 call = identify(headers, body)
                 front._record(call)
                 refusal = front.interceptor(call) if front.interceptor else None
+                refusal = refusal or group_in_use(call, body, front.upstream)
                 if refusal is not None:
                     content_type, answer = refusal_body(call, refusal)
                     self._answer(refusal.status, {"Content-Type": content_type}, answer)
@@ -237,8 +298,8 @@ class Front:
                     connection.close()
                 if status == 200:
                     answer = _fidelity(call, answer)
-                    if front.reaction is not None:
-                        front.reaction(call, body)
+                    if front.observer is not None:
+                        front.observer(call, body)
                 self._answer(status, answer_headers, answer)
 
             def _answer(self, status: int, headers: dict[str, str], body: bytes) -> None:

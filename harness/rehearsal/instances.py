@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
+from tenacity import Retrying, retry_if_exception, retry_if_result, stop_after_delay, wait_fixed
 
 from harness.docker import Docker, DockerError, choose_base_image
 from harness.labels import INSTANCE_LABEL, PROJECT, PROJECT_KEY, RUN_ID_KEY, run_labels
@@ -55,6 +55,9 @@ SANDBOX_PRIVILEGES = (
     "--security-opt=systempaths=unconfined",
 )
 BUILD_TIMEOUT = 900.0
+#: How long a sandbox's engine volume may stay in use while another removal of its container
+#: finishes.
+VOLUME_RELEASE_TIMEOUT = 60.0
 #: What the builder stage of the service's image is built from (the build cache's context).
 WARM_INPUTS = ("Dockerfile", "requirements.txt")
 #: The label of the build-cache volumes (they carry no run id: every run shares them).
@@ -270,8 +273,7 @@ class InstanceHost:
 
     def _end(self, container: str) -> None:
         """Remove a sandbox and its engine's state, as EC2 ends an instance and its disk."""
-        self.docker.remove_container(container, stop_timeout=0)
-        self.docker.remove_volume(f"{container}-docker")
+        end_sandbox(self.docker, container)
 
     def sandboxes(self) -> dict[str, str]:
         """The running sandboxes of the run: instance id → container name."""
@@ -332,3 +334,29 @@ def reboot(instance_ids: Iterable[str], docker: Docker | None = None) -> list[st
             docker.restart(container, stop_timeout=REBOOT_GRACE)
             rebooted.append(container)
     return rebooted
+
+
+def end_instances(instance_ids: Iterable[str], docker: Docker | None = None) -> list[str]:
+    """End the sandbox of each of ``instance_ids``, whatever its run (a terminated instance's
+    disk and processes go with it); returns the containers removed."""
+    docker = docker or Docker()
+    ended: list[str] = []
+    for instance_id in instance_ids:
+        for container in docker.containers({INSTANCE_LABEL: instance_id}):
+            end_sandbox(docker, container)
+            ended.append(container)
+    return ended
+
+
+def end_sandbox(docker: Docker, container: str) -> None:
+    """Remove a sandbox and its engine's state, as EC2 ends an instance and its disk."""
+    docker.remove_container(container, stop_timeout=0)
+    # Two may end the same sandbox at once (the emulator's reaper on TerminateInstances, the
+    # rehearsal after a destroy cut short): the volume is in use until the other's removal
+    # of the container is through.
+    Retrying(
+        stop=stop_after_delay(VOLUME_RELEASE_TIMEOUT),
+        wait=wait_fixed(1.0),
+        retry=retry_if_exception(lambda exc: "in use" in str(exc)),
+        reraise=True,
+    )(docker.remove_volume, f"{container}-docker")
