@@ -100,11 +100,12 @@ class Rehearsal(Cloud):
         self._own_emulator: Emulator | None = None
 
     @classmethod
-    def with_own_emulator(cls, progress: Progress) -> Rehearsal:
-        """A rehearsal on an emulator started now, which :meth:`close` ends."""
+    def with_own_emulator(cls, progress: Progress, *, region: str | None = None) -> Rehearsal:
+        """A rehearsal on an emulator started now, which :meth:`close` ends; the CI role's
+        policy it enforces allows ``region`` (the role's default regions when None)."""
         from harness.rehearsal.emulator import Emulator
 
-        emulator = Emulator().start()
+        emulator = Emulator(role_regions=[region] if region else None).start()
         try:
             rehearsal = cls(emulator.url)
         except BaseException:

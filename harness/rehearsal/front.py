@@ -7,7 +7,8 @@ front (``AWS_ENDPOINT_URL`` points here), so that:
 - every call is recorded as the IAM action it needs (``ec2:RunInstances``, ``tag:GetResources``),
   which is how the least-privilege policy of the CI role is checked;
 - a call can be refused before it reaches the emulator (an :data:`Interceptor`, given by the
-  tests that rehearse a fault half-way through an apply or a destroy);
+  tests that rehearse a fault half-way through an apply or a destroy), and is refused when
+  the account's policy would refuse it (an :data:`Authorizer`: the CI role's policy);
 - where moto answers differently from AWS in a way that changes what Terraform plans, the
   answer is corrected here, each correction named and explained (see :func:`_fidelity`).
 
@@ -67,6 +68,9 @@ class Refusal:
 
 #: Decides, for each call, whether to refuse it (a Refusal) or let it through (None).
 Interceptor = Callable[[Call], Refusal | None]
+#: The same, from the call and its body: what an account's policy decides (see
+#: :mod:`harness.rehearsal.authorize`).
+Authorizer = Callable[[Call, bytes], Refusal | None]
 
 
 def identify(headers: dict[str, str], body: bytes) -> Call:
@@ -153,6 +157,7 @@ class Front:
         upstream: str,
         *,
         interceptor: Interceptor | None = None,
+        authorizer: Authorizer | None = None,
         log_path: Path | None = None,
     ) -> None:
         parts = urlsplit(upstream)
@@ -160,6 +165,7 @@ class Front:
             raise ValueError(f"the emulator must be on loopback with a port, not {upstream}")
         self.upstream = (str(parts.hostname), parts.port)  # a loopback name, checked above
         self.interceptor = interceptor
+        self.authorizer = authorizer
         self.log_path = log_path
         self._calls: list[Call] = []
         self._lock = threading.Lock()
@@ -211,6 +217,8 @@ class Front:
                 call = identify(headers, body)
                 front._record(call)
                 refusal = front.interceptor(call) if front.interceptor else None
+                if refusal is None and front.authorizer is not None:
+                    refusal = front.authorizer(call, body)
                 if refusal is not None:
                     content_type, answer = refusal_body(call, refusal)
                     self._answer(refusal.status, {"Content-Type": content_type}, answer)
