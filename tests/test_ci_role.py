@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from harness.hcl import load_directory
 from harness.rehearsal import CREDENTIALS, INSTANCE_HOST_KEY_ID
 from harness.rehearsal.authorize import ALWAYS_ALLOWED
 from harness.rehearsal.emulator import Emulator
+from harness.rehearsal.iam import Outcome, Request
 from tests.test_aws_rehearsal import RUN_ID
 
 pytestmark = [pytest.mark.slow, pytest.mark.rehearsal, pytest.mark.usefixtures("rehearsal_tools")]
@@ -51,10 +53,18 @@ def run(env: dict[str, str], *argv: str) -> str:
     return done.stdout + done.stderr
 
 
+@dataclass(frozen=True)
+class CloudPath:
+    """What one whole cloud path asked of AWS as the role, and how the policy decided."""
+
+    actions: set[str]
+    authorizations: list[tuple[Request, Outcome]]
+
+
 @pytest.fixture(scope="module")
-def called(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
-    """The IAM actions of one whole cloud path: deploy, a second plan (as --reuse runs it),
-    destroy and the teardown check, then verify_teardown.py on its own."""
+def cloud_path(tmp_path_factory: pytest.TempPathFactory) -> CloudPath:
+    """One whole cloud path under the enforced policy: deploy, a second plan (as --reuse
+    runs it), destroy and the teardown check, then verify_teardown.py on its own."""
     runs = tmp_path_factory.mktemp("runs")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TF_LOG"))}
     with Emulator() as emulator:
@@ -79,11 +89,18 @@ def called(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
             f"--tag=RunId={found.group(1)}",
         )
         calls = emulator.calls()
+        authorizations = emulator.authorizations()
     assert {call.principal for call in calls} == {
         CREDENTIALS["AWS_ACCESS_KEY_ID"],
         INSTANCE_HOST_KEY_ID,
     }
-    return {call.iam_action for call in calls if call.principal == CREDENTIALS["AWS_ACCESS_KEY_ID"]}
+    role = CREDENTIALS["AWS_ACCESS_KEY_ID"]
+    return CloudPath({call.iam_action for call in calls if call.principal == role}, authorizations)
+
+
+@pytest.fixture(scope="module")
+def called(cloud_path: CloudPath) -> set[str]:
+    return cloud_path.actions
 
 
 def allowed_actions(document: dict[str, Any] | None = None) -> set[str]:
@@ -107,6 +124,21 @@ def test_the_policy_allows_nothing_the_cloud_path_does_not_call(called: set[str]
     extra = allowed_actions() - called - set(CALLED_ELSEWHERE)
 
     assert not extra, f"allowed but never called: {sorted(extra)}"
+
+
+def test_every_call_was_allowed_and_every_allow_statement_was_needed(
+    cloud_path: CloudPath,
+) -> None:
+    """Under the enforced policy nothing was refused, and each Allow statement allowed
+    something; the sweep's own statement parts are covered by tests/test_ci_role_enforced.py."""
+    refused = [
+        (r.action, r.resource) for r, outcome in cloud_path.authorizations if not outcome.allowed
+    ]
+    used = {outcome.statement for _, outcome in cloud_path.authorizations}
+    allows = {s["Sid"] for s in ci_role.policy()["Statement"] if s["Effect"] == "Allow"}
+
+    assert not refused
+    assert allows - used == set(), f"never needed: {sorted(allows - used)}"
 
 
 def test_what_is_called_elsewhere_is_allowed() -> None:

@@ -26,7 +26,7 @@ from urllib.parse import parse_qs
 import boto3  # type: ignore[import-untyped]
 
 from harness.rehearsal.front import Call, Refusal
-from harness.rehearsal.iam import Request, evaluate_all
+from harness.rehearsal.iam import Outcome, Request, evaluate, evaluate_all
 
 logger = logging.getLogger(__name__)
 
@@ -145,11 +145,19 @@ class RoleEnforcer:
         self.role_key_id = role_key_id
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
+        self._decided: list[tuple[Request, Outcome]] = []
+
+    def decided(self) -> list[tuple[Request, Outcome]]:
+        """Every authorization evaluated so far and its outcome (which statement decided)."""
+        with self._lock:
+            return list(self._decided)
 
     def __call__(self, call: Call, body: bytes) -> Refusal | None:
         if call.principal != self.role_key_id or call.iam_action in ALWAYS_ALLOWED:
             return None
         requests = self.requests(call, body)
+        with self._lock:
+            self._decided.extend((r, evaluate(self.policy, r)) for r in requests)
         request, outcome = evaluate_all(self.policy, requests)
         if outcome.allowed:
             return None

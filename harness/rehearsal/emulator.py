@@ -33,6 +33,7 @@ from harness.ports import free_port
 from harness.rehearsal import CREDENTIALS
 from harness.rehearsal.authorize import RoleEnforcer
 from harness.rehearsal.front import Call, Front, Interceptor
+from harness.rehearsal.iam import Outcome, Request
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ class Emulator:
         self.role_policy: Mapping[str, Any] = ci_role.policy(settings)
         self._process: subprocess.Popen[bytes] | None = None
         self._front: Front | None = None
+        self._enforcer: RoleEnforcer | None = None
         self.moto_url = ""
 
     @property
@@ -83,6 +85,10 @@ class Emulator:
     def calls(self) -> list[Call]:
         """Every AWS call made through the front so far."""
         return self._front.calls() if self._front is not None else []
+
+    def authorizations(self) -> list[tuple[Request, Outcome]]:
+        """Every authorization the role's policy decided so far, with the deciding statement."""
+        return self._enforcer.decided() if self._enforcer is not None else []
 
     def start(self) -> Emulator:
         port = free_port()
@@ -112,11 +118,13 @@ class Emulator:
         except BaseException:
             self.stop()
             raise
-        enforcer = RoleEnforcer(self.role_policy, self.moto_url, CREDENTIALS["AWS_ACCESS_KEY_ID"])
+        self._enforcer = RoleEnforcer(
+            self.role_policy, self.moto_url, CREDENTIALS["AWS_ACCESS_KEY_ID"]
+        )
         self._front = Front(
             self.moto_url,
             interceptor=self._interceptor,
-            authorizer=enforcer,
+            authorizer=self._enforcer,
             log_path=self._log_path,
         ).start()
         logger.info("AWS emulator at %s (moto at %s)", self._front.url, self.moto_url)
