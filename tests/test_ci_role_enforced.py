@@ -190,6 +190,26 @@ def test_the_role_cannot_launch_what_the_policy_does_not_allow(
     assert len(after) == len(before)
 
 
+@pytest.mark.parametrize("how", ["SecurityGroupIds", "NetworkInterfaces"])
+def test_the_role_launches_only_into_our_security_group(emulator: Emulator, how: str) -> None:
+    """Both ways a launch names its groups; the provider uses the interface's."""
+    theirs, ours = group_of(emulator, None), group_of(emulator, PROJECT)
+
+    def into(group: str) -> dict[str, Any]:
+        if how == "SecurityGroupIds":
+            return {"SecurityGroupIds": [group]}
+        interface = {"DeviceIndex": 0, "Groups": [group], "AssociatePublicIpAddress": True}
+        return {"NetworkInterfaces": [interface]}
+
+    with pytest.raises(ClientError) as error:
+        launch(emulator, **into(theirs))
+    launched = launch(emulator, **into(ours))
+
+    refused(error)
+    assert f"security-group/{theirs}" in error.value.response["Error"]["Message"]
+    as_role(emulator).terminate_instances(InstanceIds=[launched["Instances"][0]["InstanceId"]])
+
+
 def test_the_role_is_refused_in_another_region(emulator: Emulator) -> None:
     with pytest.raises(ClientError) as described:
         as_role(emulator, region=OTHER_REGION).describe_instances()

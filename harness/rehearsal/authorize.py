@@ -155,10 +155,17 @@ class RoleEnforcer:
     def __call__(self, call: Call, body: bytes) -> Refusal | None:
         if call.principal != self.role_key_id or call.iam_action in ALWAYS_ALLOWED:
             return None
-        requests = self.requests(call, body)
+        try:
+            requests = self.requests(call, body)
+            decided = [(request, evaluate(self.policy, request)) for request in requests]
+            request, outcome = evaluate_all(self.policy, requests)
+        except Exception as exc:
+            # A call the rehearsal cannot judge fails loudly, as an AWS error the client
+            # shows, rather than passing unchecked or dropping the connection.
+            logger.exception("front: cannot evaluate the CI role's policy on %s", call.iam_action)
+            return Refusal(500, "InternalFailure", f"the rehearsal cannot judge this call: {exc}")
         with self._lock:
-            self._decided.extend((r, evaluate(self.policy, r)) for r in requests)
-        request, outcome = evaluate_all(self.policy, requests)
+            self._decided.extend(decided)
         if outcome.allowed:
             return None
         logger.warning(
