@@ -25,10 +25,12 @@ def choose(
     emulator_url: str | None,
     progress: Progress,
     outlives_the_command: str | None = None,
+    region: str | None = None,
 ) -> Cloud:
     """The cloud the flags ask for. With ``--rehearse`` and no ``--emulator-url`` an emulator
     is started for this command and ends with it (:meth:`Cloud.close`) — refused when the
-    run must outlive the command (``outlives_the_command`` says why it must)."""
+    run must outlive the command (``outlives_the_command`` says why it must). That emulator
+    holds the harness to the CI role's policy with ``region`` among its allowed regions."""
     if not rehearse:
         if emulator_url:
             raise TargetUnavailable("--emulator-url needs --rehearse")
@@ -42,7 +44,7 @@ def choose(
             f"{outlives_the_command} needs --emulator-url: the emulator a command starts ends "
             f"with it (start one that outlives it with: {EMULATOR_COMMAND})"
         )
-    return Rehearsal.with_own_emulator(progress)
+    return Rehearsal.with_own_emulator(progress, region=region)
 
 
 def from_record(record: Mapping[str, Any]) -> Cloud:

@@ -4,6 +4,7 @@
 #   hadolint (Dockerfile), shellcheck (every *.sh, terraform/user_data.sh included),
 #   terraform validate (terraform/ and terraform/ci-role/, with the pinned AWS provider),
 #   checkov (terraform/, from its own virtual environment: it pins dependencies of its own),
+#   parliament (the CI role's policy, as terraform/ci-role/ renders and attaches it),
 #   the feature files (harness/gherkin_lint.py, then gherkin-lint's style rules) and the
 #   GitHub workflows (actionlint, zizmor).
 # Runs every check, then exits 1 if any failed, naming them.
@@ -63,6 +64,14 @@ run_checkov() {
     --compact --quiet
 }
 
+run_parliament() {
+  # The CI role's policy as Terraform attaches it (the template rendered with the module's
+  # defaults), at zero findings. Given as text: parliament's --file refuses a non-terminal stdin.
+  local policy
+  policy="$("$venv/bin/python" -m harness.ci_role)" || return 1
+  "$venv/bin/parliament" --string "$policy"
+}
+
 run_gherkin() {
   # Parsed by the official parser, every step defined, every definition used, names unique.
   "$venv/bin/python" -m harness.gherkin_lint || return 1
@@ -89,6 +98,7 @@ if [ -d terraform ]; then
   # With the pinned AWS provider: from a local mirror when one is found, else the registry.
   check "terraform validate" "$venv/bin/python" -m harness.provider validate
   check "checkov" run_checkov
+  check "parliament" run_parliament
 fi
 check "gherkin" run_gherkin
 check "workflows" run_workflows

@@ -42,8 +42,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 #: The emulator takes any credentials; these are never real ones (B105: not a secret). The
-#: deployment (Terraform, the teardown check) signs with the first; the rehearsal's own look
-#: at its instances with the second, so that the calls the CI role must allow stand apart.
+#: deployment (Terraform, the teardown check) signs with the first, which stands for the CI
+#: role: the front holds its calls to the role's policy (harness/rehearsal/authorize.py). The
+#: rehearsal's own look at its instances signs with the second, which is not the role.
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "rehearsal", "AWS_SECRET_ACCESS_KEY": "rehearsal"}  # nosec B105
 INSTANCE_HOST_KEY_ID = "rehearsal-instance-host"
 #: Variables that could point Terraform at a real account, or elsewhere than the emulator.
@@ -109,11 +110,12 @@ class Rehearsal(Cloud):
         self._own_emulator: Emulator | None = None
 
     @classmethod
-    def with_own_emulator(cls, progress: Progress) -> Rehearsal:
-        """A rehearsal on an emulator started now, which :meth:`close` ends."""
+    def with_own_emulator(cls, progress: Progress, *, region: str | None = None) -> Rehearsal:
+        """A rehearsal on an emulator started now, which :meth:`close` ends; the CI role's
+        policy it enforces allows ``region`` (the role's default regions when None)."""
         from harness.rehearsal.emulator import Emulator
 
-        emulator = Emulator().start()
+        emulator = Emulator(role_regions=[region] if region else None).start()
         try:
             rehearsal = cls(emulator.url)
         except BaseException:

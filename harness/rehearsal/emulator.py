@@ -21,18 +21,21 @@ import logging
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import requests
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
-from harness import processes
+from harness import ci_role, processes
 from harness.errors import TargetError
 from harness.ports import free_port
-from harness.rehearsal import lifecycle
+from harness.rehearsal import CREDENTIALS, lifecycle
+from harness.rehearsal.authorize import RoleEnforcer
 from harness.rehearsal.front import Call, Front, Interceptor
+from harness.rehearsal.iam import Outcome, Request
 
 logger = logging.getLogger(__name__)
 
@@ -51,15 +54,28 @@ def moto_server_command() -> list[str]:
 
 
 class Emulator:
-    """moto's server and its Front, both on 127.0.0.1; ``url`` is what AWS clients use."""
+    """moto's server and its Front, both on 127.0.0.1; ``url`` is what AWS clients use.
+
+    Every call signed with the deployment's key is held to the CI role's policy, rendered
+    with ``role_regions`` as its allowed regions (the module's default when None).
+    """
 
     def __init__(
-        self, *, interceptor: Interceptor | None = None, log_path: Path | None = None
+        self,
+        *,
+        interceptor: Interceptor | None = None,
+        log_path: Path | None = None,
+        role_regions: Sequence[str] | None = None,
     ) -> None:
         self._interceptor = interceptor
         self._log_path = log_path
+        settings = ci_role.default_settings()
+        if role_regions:
+            settings = settings.with_regions(role_regions)
+        self.role_policy: Mapping[str, Any] = ci_role.policy(settings)
         self._process: subprocess.Popen[bytes] | None = None
         self._front: Front | None = None
+        self._enforcer: RoleEnforcer | None = None
         self.moto_url = ""
 
     @property
@@ -71,6 +87,10 @@ class Emulator:
     def calls(self) -> list[Call]:
         """Every AWS call made through the front so far."""
         return self._front.calls() if self._front is not None else []
+
+    def authorizations(self) -> list[tuple[Request, Outcome]]:
+        """Every authorization the role's policy decided so far, with the deciding statement."""
+        return self._enforcer.decided() if self._enforcer is not None else []
 
     def start(self) -> Emulator:
         port = free_port()
@@ -100,9 +120,13 @@ class Emulator:
         except BaseException:
             self.stop()
             raise
+        self._enforcer = RoleEnforcer(
+            self.role_policy, self.moto_url, CREDENTIALS["AWS_ACCESS_KEY_ID"]
+        )
         self._front = Front(
             self.moto_url,
             interceptor=self._interceptor,
+            authorizer=self._enforcer,
             log_path=self._log_path,
             observer=lifecycle.react,
         ).start()
@@ -137,8 +161,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--log", type=Path, help="append every AWS call, as JSON lines, to this file"
     )
+    parser.add_argument(
+        "--region",
+        action="append",
+        default=[],
+        help="a region the CI role's policy allows (repeat it; the role's default if none)",
+    )
     args = parser.parse_args(argv)
-    with Emulator(log_path=args.log) as emulator:
+    with Emulator(log_path=args.log, role_regions=args.region) as emulator:
         print(f"AWS emulator: {emulator.url}  (Ctrl-C stops it, and forgets everything)")
         print(f"  e.g. python scripts/deploy.py --rehearse --emulator-url {emulator.url}")
         with contextlib.suppress(KeyboardInterrupt):

@@ -7,7 +7,8 @@ front (``AWS_ENDPOINT_URL`` points here), so that:
 - every call is recorded as the IAM action it needs (``ec2:RunInstances``, ``tag:GetResources``),
   which is how the least-privilege policy of the CI role is checked;
 - a call can be refused before it reaches the emulator (an :data:`Interceptor`, given by the
-  tests that rehearse a fault half-way through an apply or a destroy);
+  tests that rehearse a fault half-way through an apply or a destroy), and is refused when
+  the account's policy would refuse it (an :data:`Authorizer`: the CI role's policy);
 - where moto answers differently from AWS in a way that changes what Terraform plans, the
   answer is corrected here, each correction named and explained (see :func:`_fidelity`);
 - where moto allows what AWS refuses, the front refuses as AWS would (see
@@ -81,6 +82,9 @@ Observer = Callable[[Call, bytes], None]
 FRONT_KEY = "rehearsal-front"
 #: Instance states in which an instance's interface still holds its security groups.
 HOLDING_STATES = ("pending", "running", "shutting-down", "stopping", "stopped")
+#: The same, from the call and its body: what an account's policy decides (see
+#: :mod:`harness.rehearsal.authorize`).
+Authorizer = Callable[[Call, bytes], Refusal | None]
 
 
 def identify(headers: dict[str, str], body: bytes) -> Call:
@@ -216,6 +220,7 @@ class Front:
         upstream: str,
         *,
         interceptor: Interceptor | None = None,
+        authorizer: Authorizer | None = None,
         log_path: Path | None = None,
         observer: Observer | None = None,
     ) -> None:
@@ -225,6 +230,7 @@ class Front:
         self.upstream = (str(parts.hostname), parts.port)  # a loopback name, checked above
         self.interceptor = interceptor
         self.observer = observer
+        self.authorizer = authorizer
         self.log_path = log_path
         self._calls: list[Call] = []
         self._lock = threading.Lock()
@@ -276,6 +282,8 @@ class Front:
                 call = identify(headers, body)
                 front._record(call)
                 refusal = front.interceptor(call) if front.interceptor else None
+                if refusal is None and front.authorizer is not None:
+                    refusal = front.authorizer(call, body)
                 refusal = refusal or group_in_use(call, body, front.upstream)
                 if refusal is not None:
                     content_type, answer = refusal_body(call, refusal)

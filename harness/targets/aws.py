@@ -97,6 +97,7 @@ class AwsTarget(Target):
             emulator_url=options.emulator_url,
             progress=self.say,
             outlives_the_command="--keep with --rehearse" if options.keep else None,
+            region=options.region or region_from(),
         )
         record = RunRecord(
             run_id=options.run_id,

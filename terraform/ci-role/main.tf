@@ -1,7 +1,8 @@
 # The role GitHub Actions assumes, by OIDC, to run `pytest features/ --target=aws`: it may do
-# exactly what the deployment and the teardown check do (policy.json, checked against every
-# call a rehearsal makes by tests/test_ci_role.py), and be assumed only by the aws environment
-# of one repository.
+# exactly what the deployment, the teardown check and the sweep do, and only to resources
+# tagged with the project, in the allowed regions (policy.json.tftpl, enforced on every call
+# of the rehearsal and checked against them by tests/test_ci_role.py); it may be assumed only
+# by the aws environment of one repository, on its protected branch.
 
 locals {
   oidc_url = "https://token.actions.githubusercontent.com"
@@ -36,11 +37,15 @@ data "aws_iam_policy_document" "trust" {
       values   = ["sts.amazonaws.com"]
     }
 
-    # Only jobs of this repository's environment: not other branches' jobs, not forks.
+    # Only jobs of this repository's environment running on the protected branch: not other
+    # branches' jobs, not forks. GitHub's default subject of an environment job names no ref,
+    # so the repository's subject template must add it (README, "CI on GitHub"): AWS then
+    # checks the branch itself, besides the environment's own deployment-branch rule on GitHub.
+    # AWS reads no other GitHub claim (job_workflow_ref, custom claims): only sub and aud.
     condition {
       test     = "StringEquals"
       variable = "token.actions.githubusercontent.com:sub"
-      values   = ["repo:${var.github_repository}:environment:${var.github_environment}"]
+      values   = ["repo:${var.github_repository}:environment:${var.github_environment}:ref:refs/heads/${var.github_branch}"]
     }
   }
 }
@@ -57,7 +62,14 @@ resource "aws_iam_role" "acceptance" {
 }
 
 resource "aws_iam_role_policy" "acceptance" {
-  name   = "state-api-acceptance"
-  role   = aws_iam_role.acceptance.id
-  policy = file("${path.module}/policy.json")
+  name = "state-api-acceptance"
+  role = aws_iam_role.acceptance.id
+  # The rehearsal renders the same template with the same defaults (harness/ci_role.py) and
+  # enforces it on every call the harness makes; tests/test_ci_role.py proves both renderings
+  # are one document.
+  policy = templatefile("${path.module}/policy.json.tftpl", {
+    allowed_instance_types = var.allowed_instance_types
+    allowed_regions        = var.allowed_regions
+    project                = var.project
+  })
 }
