@@ -4,11 +4,13 @@ The one place that chooses uvicorn's settings. The image's ENTRYPOINT, ``scripts
 the harness's process target all start the service through this module, so a setting here
 holds wherever the service runs.
 
-- **The event loop is asyncio's, not uvloop.** libuv (under uvloop) accepts one connection
-  per turn of the loop since libuv 1.45; with a thousand keep-alive clients a turn takes
-  100-300 ms, so new connections waited in the listen queue for tens of seconds and their
-  first requests went unanswered. asyncio's loop accepts up to ``backlog`` connections each
-  time the listening socket is ready (bench/RESULTS.md, "Overload").
+- **Connections are accepted in batches.** uvloop runs on libuv, which since 1.45 accepts one
+  connection per turn of the loop; with a thousand keep-alive clients a turn takes 100-300 ms,
+  so new connections waited in the listen queue for tens of seconds and their first requests
+  went unanswered (bench/RESULTS.md, "Overload"). :class:`BatchAcceptLoop` keeps uvloop for
+  everything else (asyncio's own loop accepts in batches too, but serves about a fifth fewer
+  requests a second here) and accepts every waiting connection, up to ``backlog``, each time
+  the listening socket is ready, as asyncio's loop does.
 - **A deadline for each request's head** (request line and headers, ``HEADER_TIMEOUT``):
   uvicorn waits for a head without one, so a client sending a byte a second holds a
   connection, and a file descriptor, for as long as it likes. Past the deadline the
@@ -23,15 +25,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
+import logging
 import resource
-from collections.abc import Sequence
-from typing import ClassVar
+import socket
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
 
 import uvicorn
+import uvloop
 from uvicorn.config import STARTUP_FAILURE
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from app.config import settings
+
+logger = logging.getLogger("uvicorn.error")
+
+#: accept() errors that mean "out of descriptors or memory": listening pauses for a moment
+#: (as asyncio's loop does) instead of spinning on a socket that stays ready.
+_OUT_OF_RESOURCES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
+ACCEPT_RETRY_DELAY = 1.0
 
 #: File descriptors kept for the service's own use (the database, its journal, the listening
 #: socket, stdio, the ones a request may open): never handed to a client connection.
@@ -49,6 +62,83 @@ TOO_MANY_CONNECTIONS = (
     b"content-length: 22\r\nretry-after: 1\r\nconnection: close\r\n\r\n"
     b"too many connections.\r\n"
 )
+
+
+class _Listeners:
+    """What :meth:`BatchAcceptLoop.create_server` returns: the part of ``asyncio.Server`` that
+    uvicorn uses (its sockets, ``close`` and ``wait_closed``)."""
+
+    def __init__(self, loop: BatchAcceptLoop, sockets: list[socket.socket]) -> None:
+        self._loop = loop
+        self.sockets = sockets
+
+    def close(self) -> None:
+        for sock in self.sockets:
+            self._loop.remove_reader(sock.fileno())
+            sock.close()
+
+    async def wait_closed(self) -> None:
+        return None
+
+
+class BatchAcceptLoop(uvloop.Loop):
+    """uvloop's loop, whose TCP servers accept every waiting connection (up to the backlog)
+    each time the listening socket is ready."""
+
+    async def create_server(  # type: ignore[override]
+        self,
+        protocol_factory: Callable[[], asyncio.Protocol],
+        host: str | None = None,
+        port: int | None = None,
+        *,
+        backlog: int = 100,
+        ssl: Any = None,
+        **kwargs: Any,
+    ) -> Any:
+        if ssl is not None or kwargs.get("sock") is not None or host is None or port is None:
+            # Not how app.server listens: uvloop's own server.
+            where: dict[str, Any] = {"host": host, "port": port}
+            return await super().create_server(
+                protocol_factory, **where, backlog=backlog, ssl=ssl, **kwargs
+            )
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.create_server((host, port), family=family, backlog=backlog)
+        sock.setblocking(False)
+        self._listen(sock, protocol_factory, backlog)
+        return _Listeners(self, [sock])
+
+    def _listen(
+        self, sock: socket.socket, protocol_factory: Callable[[], asyncio.Protocol], backlog: int
+    ) -> None:
+        self.add_reader(sock.fileno(), self._accept, sock, protocol_factory, backlog)
+
+    def _accept(
+        self, sock: socket.socket, protocol_factory: Callable[[], asyncio.Protocol], backlog: int
+    ) -> None:
+        for _ in range(backlog):
+            try:
+                conn, _ = sock.accept()
+            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+                return
+            except OSError as exc:
+                if exc.errno not in _OUT_OF_RESOURCES:
+                    raise
+                logger.warning(
+                    "accept() failed (%s): not listening for %.0fs", exc, ACCEPT_RETRY_DELAY
+                )
+                self.remove_reader(sock.fileno())
+                self.call_later(ACCEPT_RETRY_DELAY, self._listen, sock, protocol_factory, backlog)
+                return
+            conn.setblocking(False)
+            self.create_task(self._connect(conn, protocol_factory))
+
+    async def _connect(
+        self, conn: socket.socket, protocol_factory: Callable[[], asyncio.Protocol]
+    ) -> None:
+        try:
+            await self.connect_accepted_socket(protocol_factory, conn)
+        except OSError:
+            conn.close()  # the client left before it could be served
 
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
@@ -138,7 +228,7 @@ def uvicorn_config(host: str, port: int) -> uvicorn.Config:
         "app.main:app",
         host=host,
         port=port,
-        loop="asyncio",
+        loop="app.server:BatchAcceptLoop",
         http=protocol_class(settings.HEADER_TIMEOUT, max(open_files - RESERVED_FILES, 1)),
         # The service writes its own access line (app/middleware/access_log.py).
         access_log=False,

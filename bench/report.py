@@ -95,6 +95,35 @@ def goals(results: dict[str, Any]) -> list[str]:
             f"after {memory['updates']:,} | {memory['at_rest_mib']:.1f} MiB at rest | "
             f"{_met(memory['after_updates_mib'] <= memory['at_rest_mib'] * 1.25)} (within 25 %) |"
         )
+    over = results.get("overload")
+    if over:
+        for name, figures in over["servers"].items():
+            p99 = figures["p99_ms_many"]
+            late = sum(figures["timeouts"])
+            ok = late == 0 and p99["high"] <= 500 and figures["ratio"]["median"] >= 0.9
+            lines.append(
+                f"| {name}: 1,000 connections, 0 requests over 5 s, p99 ≤ 0.5 s, req/s ≥ 0.9 of "
+                f"that at 32 | unanswered in 5 s: {', '.join(map(str, figures['timeouts']))}; "
+                f"p99 {_spread(p99, '{:.0f}')} ms; req/s {_spread(figures['ratio'])} of 32 | "
+                f"the same process at 32 connections, same round | {_met(ok)} |"
+            )
+    slow = results.get("slow-clients")
+    if slow:
+        for name, phases in slow["configurations"].items():
+            quiet, attacked = phases["quiet"], phases["under slow clients"]
+            newcomers = attacked["newcomers"]
+            ok = (
+                attacked["normal"]["timeouts"] == 0
+                and attacked["normal"]["socket_errors"] == 0
+                and newcomers["failed"] == 0
+            )
+            lines.append(
+                f"| {name}: {slow['slow_clients']} slow clients, file limit {slow['nofile']}: "
+                f"the normal client served | p99 {attacked['normal']['p99_ms']:.1f} ms, "
+                f"{attacked['normal']['timeouts']} unanswered; newcomers "
+                f"{newcomers['answered']} served, {newcomers['failed']} not | quiet: p99 "
+                f"{quiet['normal']['p99_ms']:.1f} ms | {_met(ok)} |"
+            )
     startup = results.get("startup")
     if startup:
         run = startup["run_to_healthy_s"]
@@ -134,6 +163,8 @@ def render(results: dict[str, Any]) -> str:
     lines += throughput_section(results.get("throughput"))
     lines += growth_section(results.get("growth"))
     lines += memory_section(results.get("memory"))
+    lines += overload_section(results.get("overload"))
+    lines += slow_clients_section(results.get("slow-clients"))
     lines += startup_section(results.get("startup"))
     lines += profile_section(results.get("profile"))
     lines += harness_section(results.get("harness"))
@@ -310,6 +341,71 @@ def memory_section(memory: dict[str, Any] | None) -> list[str]:
         "",
     ]
     return lines
+
+
+def overload_section(over: dict[str, Any] | None) -> list[str]:
+    if not over:
+        return []
+    lines: list[str] = []
+    _section_header(lines, "Overload: 1,000 connections beside 32", over)
+    few, many = over["connections"]
+    lines += [
+        f"{over['rounds']} rounds, each: `wrk -t2 -c{few} -d{over['seconds'] / 2:g}s` then "
+        f"`wrk -t2 -c{many} -d{over['seconds']:g}s --timeout 5s --latency` on `GET /status`, "
+        "against each server in turn (both running all along, one process each, on "
+        "127.0.0.1; wrk on the same 2 cores). *Unanswered*: requests wrk counted as timeouts "
+        "(no answer within 5 s), one figure a round. Load: the 1-minute load average before "
+        "each round.",
+        "",
+        f"| server | req/s at {few} | req/s at {many} | ratio | p50 ms at {many} | "
+        f"p99 ms at {many} | unanswered in 5 s | load |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, f in over["servers"].items():
+        lines.append(
+            f"| {name} | {_spread(f['rps_few'], '{:.0f}')} | {_spread(f['rps_many'], '{:.0f}')}"
+            f" | {_spread(f['ratio'])} | {_spread(f['p50_ms_many'], '{:.0f}')} | "
+            f"{_spread(f['p99_ms_many'], '{:.0f}')} | {', '.join(map(str, f['timeouts']))} | "
+            f"{', '.join(f'{x:.1f}' for x in f['load'])} |"
+        )
+    return [*lines, ""]
+
+
+def slow_clients_section(slow: dict[str, Any] | None) -> list[str]:
+    if not slow:
+        return []
+    lines: list[str] = []
+    _section_header(lines, "Slow clients against a container's file limit", slow)
+    lines += [
+        f"The image `{slow['image']}` run with `--ulimit nofile={slow['nofile']}:"
+        f"{slow['nofile']}`, published on 127.0.0.1; each phase {slow['seconds']:g} s. "
+        f"*Under slow clients*: {slow['slow_clients']} connections, each sending a request "
+        "line and then a header one byte a second, reconnecting as soon as they are dropped. "
+        "*Normal client*: `wrk -t1 -c4 --timeout 5s` on `GET /status` (kept-alive "
+        "connections); *newcomers*: a new connection every 0.25 s asking `GET /health` "
+        "(5 s timeout). *Open files*: the most `/proc/1/fd` held in the container, sampled "
+        "every 2 s.",
+        "",
+        "| server | phase | normal: req/s | p99 ms | unanswered / socket errors | "
+        "newcomers served / not | slow: connections / answers | open files | load |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, phases in slow["configurations"].items():
+        for phase, f in phases.items():
+            normal, new, bad = f["normal"], f["newcomers"], f["slow"]
+            answers = ", ".join(f"{n} x {code}" for code, n in sorted(bad["answers"].items()))
+            lines.append(
+                f"| {name} | {phase} | {normal['rps']:.0f} | {normal['p99_ms']:.1f} | "
+                f"{normal['timeouts']} / {normal['socket_errors']} | "
+                f"{new['answered']} / {new['failed']} | "
+                + (
+                    f"{bad['opened']} / {answers or 'none'}, {bad['dropped']} dropped silently"
+                    if phase != "quiet"
+                    else "—"
+                )
+                + f" | {f['open_files_max']} | {f['load']:.1f} |"
+            )
+    return [*lines, ""]
 
 
 def startup_section(startup: dict[str, Any] | None) -> list[str]:

@@ -32,11 +32,11 @@ def read_all(sock: socket.socket) -> bytes:
     return b"".join(chunks)
 
 
-def read_answer(sock: socket.socket) -> bytes:
-    """One answer of the test double below (its body is ``ok``), the connection kept open."""
+def read_answer(sock: socket.socket, body: bytes = b"ok") -> bytes:
+    """One answer ending in ``body``, the connection kept open."""
     sock.settimeout(PATIENCE)
     answer = b""
-    while not answer.endswith(b"\r\n\r\nok"):
+    while not answer.endswith(body):
         chunk = sock.recv(4096)
         assert chunk, f"closed after {answer!r}"
         answer += chunk
@@ -65,7 +65,7 @@ def test_an_idle_keep_alive_connection_past_the_deadline_is_closed(
 ) -> None:
     with socket.create_connection(("127.0.0.1", server.port), timeout=PATIENCE) as sock:
         sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
-        first = sock.recv(4096)
+        first = read_answer(sock, b'{"status":"ok"}')
         assert first.startswith(b"HTTP/1.1 200 "), first
         # A trickle of the next head: the deadline counts from the first answer.
         sock.sendall(b"GET /hea")
