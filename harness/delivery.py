@@ -16,6 +16,7 @@ from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wa
 
 from harness.bundle import sha256
 from harness.errors import TargetError
+from harness.readiness import until_deadline
 
 PATH = "/app-bundle"
 
@@ -31,6 +32,7 @@ def deliver(
     timeout: float,
     progress: Callable[[str], None],
     failed: Callable[[], str | None] = lambda: None,
+    max_wait: float = 10.0,
 ) -> None:
     """Wait (at most ``timeout`` s) until the instance at ``base_url`` asks for ``bundle``,
     then send it. Nothing is sent to an instance that answers /health already (it has its
@@ -69,7 +71,7 @@ def deliver(
     try:
         found = Retrying(
             stop=stop_after_delay(timeout),
-            wait=wait_exponential(multiplier=0.5, max=10),
+            wait=until_deadline(wait_exponential(multiplier=0.5, max=max_wait), timeout),
             retry=retry_if_result(lambda result: result is None),
             before_sleep=report,
         )(state)
