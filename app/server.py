@@ -15,10 +15,14 @@ holds wherever the service runs.
   uvicorn waits for a head without one, so a client sending a byte a second holds a
   connection, and a file descriptor, for as long as it likes. Past the deadline the
   connection is answered 408 and closed.
-- **A cap on open connections, below the file limit**: a connection beyond it is answered 503
-  and closed at once, so the file descriptors the service itself needs (the SQLite database
-  and its journal) are never taken by clients. The soft file limit is first raised to the
-  hard one, as far as the system allows.
+- **A cap on open connections, below the file limit**, so the file descriptors the service
+  itself needs (the SQLite database and its journal) are never taken by clients. A connection
+  beyond the cap takes the place of the one that has waited longest for a head (answered 408
+  and closed), as nginx reuses its idle connections when it runs out: a client that sends its
+  head at once is served even while slow ones fill every place, and a slow one holds its place
+  only until enough newer ones arrive. When no connection is waiting for a head, the newcomer
+  is answered 503 and closed at once. The soft file limit is first raised to the hard one, as
+  far as the system allows.
 """
 
 from __future__ import annotations
@@ -147,12 +151,15 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     head_timeout: ClassVar[float] = 10.0
     max_connections: ClassVar[int] = 1024
+    #: The server's connections waiting for a head, the longest-waiting first (a dict keeps
+    #: its insertion order); one per server, made by protocol_class.
+    waiting_for_head: ClassVar[dict[GuardedHttpToolsProtocol, None]] = {}
 
     _head_deadline: asyncio.TimerHandle | None = None
     _refused = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        if len(self.connections) >= self.max_connections:
+        if len(self.connections) >= self.max_connections and not self._evict_longest_waiting():
             # Never registered with the server: uvicorn's own bookkeeping stays untouched.
             self._refused = True
             transport.write(TOO_MANY_CONNECTIONS)
@@ -184,14 +191,25 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def _arm_head_deadline(self) -> None:
         self._disarm_head_deadline()
         self._head_deadline = self.loop.call_later(self.head_timeout, self._head_too_slow)
+        self.waiting_for_head[self] = None
 
     def _disarm_head_deadline(self) -> None:
         if self._head_deadline is not None:
             self._head_deadline.cancel()
             self._head_deadline = None
+        self.waiting_for_head.pop(self, None)
+
+    def _evict_longest_waiting(self) -> bool:
+        """Close the connection that has waited longest for a head; False if none waits.
+        It leaves the server's connections when the loop next turns: until then they hold
+        one more than the cap, within the descriptors kept in reserve."""
+        for longest in self.waiting_for_head:
+            longest._head_too_slow()
+            return True
+        return False
 
     def _head_too_slow(self) -> None:
-        self._head_deadline = None
+        self._disarm_head_deadline()
         if self.transport.is_closing():
             return
         if self.cycle is not None and not self.cycle.response_complete:
@@ -217,7 +235,11 @@ def protocol_class(head_timeout: float, max_connections: int) -> type[GuardedHtt
     return type(
         "GuardedHttpToolsProtocol",
         (GuardedHttpToolsProtocol,),
-        {"head_timeout": head_timeout, "max_connections": max_connections},
+        {
+            "head_timeout": head_timeout,
+            "max_connections": max_connections,
+            "waiting_for_head": {},
+        },
     )
 
 

@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import uvicorn
@@ -82,15 +83,28 @@ def test_a_head_sent_in_pieces_within_the_deadline_is_answered(server: ServicePr
     assert answer.startswith(b"HTTP/1.1 200 "), answer
 
 
+#: Set by the double when it holds a request to /hold; set by a test to let it finish.
+holding = threading.Event()
+released = threading.Event()
+
+
 async def answer_ok(scope: Scope, receive: Receive, send: Send) -> None:
-    """A test double of an app: answers 200 to every request."""
+    """A test double of an app: answers 200 ``ok``; a request to /hold only once the test
+    sets ``released``."""
+    if scope["path"] == "/hold":
+        holding.set()
+        while not released.is_set():
+            await asyncio.sleep(0.01)
     await send(
         {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]}
     )
     await send({"type": "http.response.body", "body": b"ok"})
 
 
-def test_a_connection_beyond_the_cap_is_answered_503_and_closed() -> None:
+@contextmanager
+def capped_server(max_connections: int) -> Iterator[int]:
+    """The double behind the service's protocol, with a cap of ``max_connections``; yields
+    its port."""
     port = free_port()
     config = uvicorn.Config(
         answer_ok,
@@ -98,7 +112,7 @@ def test_a_connection_beyond_the_cap_is_answered_503_and_closed() -> None:
         host="127.0.0.1",
         port=port,
         loop="asyncio",
-        http=protocol_class(head_timeout=PATIENCE, max_connections=1),
+        http=protocol_class(head_timeout=PATIENCE, max_connections=max_connections),
         log_level="warning",
     )
     server = uvicorn.Server(config)
@@ -109,14 +123,41 @@ def test_a_connection_beyond_the_cap_is_answered_503_and_closed() -> None:
         while not server.started:
             assert time.monotonic() < deadline, "the server did not start"
             time.sleep(0.05)
-        with socket.create_connection(("127.0.0.1", port), timeout=PATIENCE) as first:
-            first.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-            assert read_answer(first).startswith(b"HTTP/1.1 200 ")
-            with socket.create_connection(("127.0.0.1", port), timeout=PATIENCE) as second:
-                assert read_all(second).startswith(b"HTTP/1.1 503 ")
-            # The first connection is still served.
-            first.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-            assert read_answer(first).startswith(b"HTTP/1.1 200 ")
+        yield port
     finally:
+        released.set()
         server.should_exit = True
         thread.join(PATIENCE)
+
+
+def test_beyond_the_cap_a_newcomer_takes_the_place_of_the_longest_waiting_head() -> None:
+    with (
+        capped_server(max_connections=2) as port,
+        socket.create_connection(("127.0.0.1", port), timeout=PATIENCE) as slow,
+        socket.create_connection(("127.0.0.1", port), timeout=PATIENCE) as kept,
+    ):
+        slow.sendall(b"GET / HTTP/1.1\r\nHo")
+        kept.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert read_answer(kept).startswith(b"HTTP/1.1 200 ")
+        kept.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert read_answer(kept).startswith(b"HTTP/1.1 200 ")
+        # Both places are taken; the slow head has waited longest.
+        with socket.create_connection(("127.0.0.1", port), timeout=PATIENCE) as newcomer:
+            newcomer.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert read_answer(newcomer).startswith(b"HTTP/1.1 200 ")
+        assert read_all(slow).startswith(b"HTTP/1.1 408 ")
+
+
+def test_beyond_the_cap_with_no_head_waiting_a_newcomer_is_answered_503() -> None:
+    holding.clear()
+    released.clear()
+    with (
+        capped_server(max_connections=1) as port,
+        socket.create_connection(("127.0.0.1", port), timeout=PATIENCE) as busy,
+    ):
+        busy.sendall(b"GET /hold HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert holding.wait(PATIENCE), "the server did not take the request"
+        with socket.create_connection(("127.0.0.1", port), timeout=PATIENCE) as newcomer:
+            assert read_all(newcomer).startswith(b"HTTP/1.1 503 ")
+        released.set()
+        assert read_answer(busy).startswith(b"HTTP/1.1 200 ")
