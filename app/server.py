@@ -46,9 +46,14 @@ from app.config import settings
 logger = logging.getLogger("uvicorn.error")
 
 #: accept() errors that mean "out of descriptors or memory": listening pauses for a moment
-#: (as asyncio's loop does) instead of spinning on a socket that stays ready.
+#: instead of spinning on a socket that stays ready. A short one: the descriptors usually
+#: run out in the middle of a batch, while the connections closed to make room for it (see
+#: GuardedHttpToolsProtocol) are let go of on the loop's next turn. asyncio's own loop
+#: pauses a whole second, in which hundreds of connections can queue up.
 _OUT_OF_RESOURCES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
-ACCEPT_RETRY_DELAY = 1.0
+ACCEPT_RETRY_DELAY = 0.05
+#: At most one warning in this many seconds about it, however often it happens.
+ACCEPT_WARNING_INTERVAL = 10.0
 
 #: File descriptors kept for the service's own use (the database, its journal, the listening
 #: socket, stdio, the ones a request may open): never handed to a client connection.
@@ -89,6 +94,8 @@ class BatchAcceptLoop(uvloop.Loop):
     """uvloop's loop, whose TCP servers accept every waiting connection (up to the backlog)
     each time the listening socket is ready."""
 
+    _last_accept_warning = float("-inf")
+
     async def create_server(  # type: ignore[override]
         self,
         protocol_factory: Callable[[], asyncio.Protocol],
@@ -127,9 +134,9 @@ class BatchAcceptLoop(uvloop.Loop):
             except OSError as exc:
                 if exc.errno not in _OUT_OF_RESOURCES:
                     raise
-                logger.warning(
-                    "accept() failed (%s): not listening for %.0fs", exc, ACCEPT_RETRY_DELAY
-                )
+                if self.time() - self._last_accept_warning >= ACCEPT_WARNING_INTERVAL:
+                    self._last_accept_warning = self.time()
+                    logger.warning("accept() failed (%s): not listening for a moment", exc)
                 self.remove_reader(sock.fileno())
                 self.call_later(ACCEPT_RETRY_DELAY, self._listen, sock, protocol_factory, backlog)
                 return
