@@ -174,7 +174,8 @@ def render(results: dict[str, Any]) -> str:
 FINDINGS = """## What the profiles showed, and what changed
 
 Found with py-spy under wrk (the `profile` section below) and cProfile over the ASGI app
-in-process; each change is one commit on the `perf` branch.
+in-process; each change is one commit on the `perf` branch (overload, slow clients and the
+rehearsal's waits: the `speed` branch).
 
 - **`GET /status`** paid two thread-pool hops per request (a plain `def` dependency and a
   plain `def` route each run in anyio's pool), a dump, re-validation and serialisation of the
@@ -219,6 +220,39 @@ in-process; each change is one commit on the `perf` branch.
   `scripts/test.sh` runs them three at a time (`pytest -n 3`), after the rest of the suite in
   one process, which keeps both cores busy on its own. Creating the virtual environments and
   the static checks (pip, then ruff, mypy, checkov) come next.
+- **Overload (1,000 connections): the requests that starved were never read.** Found with
+  py-spy (`py-spy record --pid PID` under `wrk -t2 -c1000`: the loop busy in uvicorn's
+  `transport.write`, starlette and the app, nothing blocking) and, decisively, with the
+  server's own view: a uvicorn patched to time each request from its head to its last byte,
+  to measure the loop's lag and count its open connections, and `ss -ltn` on the listening
+  socket. Every request the server read was answered within 0.2-1 s, yet only 560-630 of
+  the 1,000 connections were open in the server: the other ~440 sat in the kernel's accept
+  queue (`Recv-Q` of the listening socket), drained at 2 or 3 a second, so their requests
+  waited tens of seconds. The kernel dropped nothing (`ListenOverflows` 0; the backlog, 2,048,
+  was never full), the access log's writes and GC pauses (at most 60-130 ms) were not it:
+  **libuv, under uvloop, accepts one connection per turn of the event loop** (libuv 1.45,
+  PR #3696), and with hundreds of busy connections a turn takes 100-300 ms. asyncio's own
+  loop accepts up to the backlog at once (all 1,000 open, none over 5 s) but served about a
+  fifth fewer requests a second at 32 connections here, so the service keeps uvloop and its
+  own listening socket accepts every waiting connection each time it is ready
+  (`app/server.py`, `BatchAcceptLoop`). `--limit-concurrency` would answer 503 to the
+  waiting clients rather than serve them, `--backlog` was not the limit, h11 is slower than
+  httptools. With every connection served in turn, a request's wait is about the number of
+  connections over the rate (1,000 / 2,000 req/s = 0.5 s): the p99 goal needs the rate of a
+  quieter machine than this one, where the load average was 12 to 20 during the runs below.
+- **Slow clients.** Before: with the container's file limit at 256, 500 clients sending a
+  header byte a second took every descriptor (256 open): the normal client's kept-alive
+  connections failed and no newcomer was served (table below). Now (`app/server.py`): a
+  head must arrive within `HEADER_TIMEOUT` (10 s), else 408 and close; the connections are
+  capped at the file limit less 64, and a connection beyond the cap takes the place of the
+  one that has waited longest for its head; when the descriptors run out in the middle of a
+  batch of accepts, accepting resumes 50 ms later (asyncio's 1 s pause let hundreds queue).
+  The README's Security section says what is and is not covered.
+- **Start-up**: the image already holds compiled bytecode for the standard library, the
+  virtual environment and `app/` (checked in the image: every `__pycache__` is there); the
+  first request needs FastAPI, pydantic and the service's models, which are what the import
+  profile shows, so no import is left to defer cheaply. The entrypoint is now
+  `python -m app.server`.
 - **`pytest -n 2`** (pytest-xdist) works on `process` and `local`, each worker with a deployment
   of its own (local workers build the image once between them), but gains little on this
   machine (the speed-up is under the table below; runs earlier in the day, under more load,
