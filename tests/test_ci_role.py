@@ -17,7 +17,14 @@ from harness.rehearsal import CREDENTIALS, INSTANCE_HOST_KEY_ID
 from harness.rehearsal.emulator import Emulator
 from tests.test_aws_rehearsal import RUN_ID
 
-pytestmark = [pytest.mark.slow, pytest.mark.rehearsal, pytest.mark.usefixtures("rehearsal_tools")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.rehearsal,
+    pytest.mark.usefixtures("rehearsal_tools"),
+    # One worker for the module (scripts/test.sh: --dist loadgroup): its deployment, a
+    # module fixture, ran once in each worker that drew one of its tests.
+    pytest.mark.xdist_group("ci_role"),
+]
 
 ROOT = Path(__file__).resolve().parents[1]
 POLICY = ROOT / "terraform" / "ci-role" / "policy.json"
