@@ -253,6 +253,40 @@ rehearsal's waits: the `speed` branch).
   first request needs FastAPI, pydantic and the service's models, which are what the import
   profile shows, so no import is left to defer cheaply. The entrypoint is now
   `python -m app.server`.
+- **The rehearsal, case by case** (`speed` branch, 2026-11-28, load average 10 to 20 on the 2
+  cores, other engineers' rehearsals running beside it). One rehearsed session timed line by
+  line (`features/test_status.py` on `--target=aws --rehearse`, 72 s in all): the emulator
+  1 s; the nested pytest's start 5 s; `terraform init` 2 s (Terraform links the provider
+  from the mirror, then hashes its 675 MB against the lock file: 3-7 s under more load);
+  `apply` 29 s, of which 17 s are the data sources' first reads (moto builds its EC2
+  data on the first call: 12 s on each emulator's first apply, 0-1 s after) and 11 s the
+  instance (the AWS provider waits 10 s before its first look at a new instance's state; the
+  same 10 s on destroy, so 20 s a case that no setting of ours removes); the sandbox's first
+  boot 6 s; the delivery 1 s; `/health` 7.6 s (the image built inside the sandbox); the
+  scenarios; `destroy` 17 s; the sandbox's removal 1.5 s; the teardown check 0.7 s.
+  What changed: the waits on a rehearsed instance looked at it after pauses doubling up to
+  20 s (delivery: up to 10 s), so each healthy boot was seen up to 20 s late (here: at 15 s
+  instead of 7.6 s), and a wait that failed slept past its deadline: the never-healthy case
+  asks for `--health-timeout=60` and waited 71 s for health alone, after the delivery's own
+  wait (the timeout bounds the delivery and the health wait each), an apply with the
+  emulator's first-use cost and a destroy: 135 s. A rehearsed instance is now looked at
+  every second and no wait sleeps past its deadline (`harness/readiness.py`,
+  `Rehearsal.boot_poll_max_wait`; a real AWS boot keeps 20 s). `tests/test_ci_role.py`'s
+  deployment, a module fixture, ran once in each xdist worker that drew one of its two
+  tests (140 s of setup twice in the run below): its tests now share a worker
+  (`xdist_group`, `--dist loadgroup` in `scripts/test.sh`). Not changed: the provider's
+  10 s waits; a shared emulator across modules (`tests/conftest.py` has the session
+  `moto_endpoint`; only `tests/test_aws_rehearsal.py` uses its own emulator today, once
+  per worker); the static checks (164 s here in a new worktree: 36 s mypy, 100 s checkov
+  mostly creating `.venv-checkov`, which a fresh clone pays once).
+  `.venv/bin/python -m pytest -m rehearsal -n 3 --durations=0` before the loadgroup
+  change took 846 s at load 15-20 (385 s on 2026-11-27 at load 1-3): green 229 s, failing
+  scenario 211 s, never-healthy 194 s, keep/reuse 193 s, warnings 185 s, test_ci_role setup
+  145 + 138 s, tagged 142 s, dead man's switch 140 s, failing destroy 134 s, broken boot
+  127 s, signals 80-96 s each, refused apply 88 s. Five failed, on the machine's load
+  (`'docker volume ls' took more than 10s`, signal cases' cleanup); run again alone, each
+  passed (`-k "warnings_on_stderr"`: 157 s; `-k "SIGINT or failing_scenario_still" -n 2`:
+  86 s). `pytest -m "not slow" --target=process`: 249 passed in 40 s (45 s wall, load 15).
 - **`pytest -n 2`** (pytest-xdist) works on `process` and `local`, each worker with a deployment
   of its own (local workers build the image once between them), but gains little on this
   machine (the speed-up is under the table below; runs earlier in the day, under more load,
