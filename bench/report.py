@@ -45,7 +45,7 @@ def goals(results: dict[str, Any]) -> list[str]:
         lines.append(
             f"| `GET /status` ≥ 0.85 of bare | {_spread(status['ratio'])} "
             f"(vs bare without access log: {_spread(status['ratio_no_access_log'])}) | "
-            f"bare FastAPI, same uvicorn command, same run | "
+            f"bare FastAPI on uvicorn's defaults, same run | "
             f"{_met(status['ratio']['median'] >= 0.85)} "
             f"(without access log: {_met(status['ratio_no_access_log']['median'] >= 0.85)}"
             + (
@@ -304,10 +304,11 @@ def throughput_section(tp: dict[str, Any] | None) -> list[str]:
         f"{tp['rounds']} rounds of {tp['seconds']:g} s per app and route, interleaved "
         "(`wrk -t1 -c32`, one uvicorn worker each, all on 127.0.0.1, wrk on the same 2 cores). "
         "The bare app's routes are `async def` (the faster kind) with nothing behind them; "
-        "`bare` is served by the same command as the service (uvicorn's defaults, so it writes "
-        "uvicorn's access line per request, as the service writes its own), `bare, no access "
-        "log` adds `--no-access-log`; `service, no access log` runs with `LOG_LEVEL=WARNING`, "
-        "only to show what the access line costs. Ratio: service / bare in the same round.",
+        "`bare` runs on uvicorn's defaults (so it writes uvicorn's access line per request, as "
+        "the service, started as it ships with `python -m app.server`, writes its own), "
+        "`bare, no access log` adds `--no-access-log`; `service, no access log` runs with "
+        "`LOG_LEVEL=WARNING`, only to show what the access line costs. Ratio: service / bare "
+        "in the same round.",
         "",
         "| route | app | req/s | p50 ms | p99 ms |",
         "|---|---|---|---|---|",
