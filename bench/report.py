@@ -120,7 +120,9 @@ def goals(results: dict[str, Any]) -> list[str]:
             lines.append(
                 f"| {name}: {slow['slow_clients']} slow clients, file limit {slow['nofile']}: "
                 f"the normal client served | p99 {attacked['normal']['p99_ms']:.1f} ms, "
-                f"{attacked['normal']['timeouts']} unanswered; newcomers "
+                f"{attacked['normal']['timeouts']} unanswered, "
+                f"{attacked['normal']['socket_errors']} socket errors, "
+                f"{attacked['normal']['rps']:.0f} req/s; newcomers "
                 f"{newcomers['answered']} served, {newcomers['failed']} not | quiet: p99 "
                 f"{quiet['normal']['p99_ms']:.1f} ms | {_met(ok)} |"
             )
