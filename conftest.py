@@ -9,11 +9,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Literal
 
 import pytest
 from pytest_bdd.scenario import scenario_wrapper_template_registry
 
+from harness import ci
 from harness.client import ApiClient
+from harness.runs import TTL_MINUTES_MAX, TTL_MINUTES_MIN, ttl_minutes
 from harness.signals import signals_interrupt
 from harness.targets import (
     RESTART,
@@ -28,6 +31,8 @@ from harness.targets import (
     make_target,
 )
 
+#: The plugin that writes the report (it attaches each deployment's life once it is stopped).
+REPORT_PLUGIN = "harness.report.plugin"
 pytest_plugins = [
     "steps.common",
     "steps.status",
@@ -36,8 +41,9 @@ pytest_plugins = [
     "steps.auth",
     "steps.persistence",
     "steps.teardown",
+    "steps.errors",
     "steps.infrastructure",
-    "harness.report.plugin",
+    REPORT_PLUGIN,
 ]
 
 #: Scenario tags that name a capability the target must offer.
@@ -78,6 +84,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--teardown-timeout",
         type=float,
         help="aws: seconds to wait for destroyed resources to disappear (default: 180)",
+    )
+    group.addoption(
+        "--ttl-minutes",
+        type=ttl_minutes,
+        help=f"aws: the instance terminates itself this many minutes after its first boot, "
+        f"{TTL_MINUTES_MIN} to {TTL_MINUTES_MAX} (default: terraform/'s ttl_minutes, 120)",
     )
     group.addoption(
         "--runs-dir",
@@ -125,20 +137,25 @@ def _needs_a_deployment(item: pytest.Item) -> bool:
 @pytest.fixture(scope="session")
 def target(pytestconfig: pytest.Config) -> Iterator[Target]:
     """The deployment under test, started once for the session and always stopped."""
+    ci_output = _terminal_writer(pytestconfig, "stdout")
+    # --api-key="" (an unset $API_KEY) means the deployment has no key.
+    api_key = pytestconfig.getoption("--api-key") or None
+    ci.mask(api_key, write=ci_output)
     options = TargetOptions(
         base_url=pytestconfig.getoption("--base-url"),
-        # --api-key="" (an unset $API_KEY) means the deployment has no key.
-        api_key=pytestconfig.getoption("--api-key") or None,
+        api_key=api_key,
         keep=pytestconfig.getoption("--keep"),
         reuse=pytestconfig.getoption("--reuse"),
         region=pytestconfig.getoption("--region"),
         allowed_cidrs=tuple(pytestconfig.getoption("--allowed-cidr")),
         health_timeout=pytestconfig.getoption("--health-timeout"),
         teardown_timeout=pytestconfig.getoption("--teardown-timeout"),
+        ttl_minutes=pytestconfig.getoption("--ttl-minutes"),
         runs_dir=pytestconfig.getoption("--runs-dir"),
         rehearse=pytestconfig.getoption("--rehearse"),
         emulator_url=pytestconfig.getoption("--emulator-url"),
-        progress=_terminal_writer(pytestconfig),
+        progress=_terminal_writer(pytestconfig, "stderr"),
+        ci_output=ci_output,
     )
     try:
         deployment = make_target(pytestconfig.getoption("--target"), options)
@@ -153,18 +170,29 @@ def target(pytestconfig: pytest.Config) -> Iterator[Target]:
         pytest.fail(str(exc), pytrace=False)
     except StopFailed as exc:
         pytest.fail(str(exc), pytrace=False)
+    finally:
+        # Stopped and checked, or never started: what it went through goes to the report
+        # (the plugin as pytest loaded it: importing it here would keep pytest from rewriting
+        # its asserts).
+        report = pytestconfig.pluginmanager.get_plugin(REPORT_PLUGIN)
+        if report is not None:
+            report.attach_life(pytestconfig, deployment)
 
 
-def _terminal_writer(config: pytest.Config) -> Callable[[str], None]:
-    """A line writer to the terminal that pytest's output capture does not swallow."""
+def _terminal_writer(
+    config: pytest.Config, stream: Literal["stdout", "stderr"]
+) -> Callable[[str], None]:
+    """A line writer to ``stream`` that pytest's output capture does not swallow: progress on
+    stderr, and on stdout the workflow commands a CI runner reads there."""
     capture = config.pluginmanager.get_plugin("capturemanager")
 
     def write(line: str) -> None:
         if capture is None:
-            print(line, file=sys.stderr, flush=True)
+            print(line, file=getattr(sys, stream), flush=True)
             return
         with capture.global_and_fixture_disabled():
-            print(line, file=sys.stderr, flush=True)
+            # Looked up inside the block: sys.stdout and sys.stderr are the real ones there.
+            print(line, file=getattr(sys, stream), flush=True)
 
     return write
 

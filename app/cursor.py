@@ -15,7 +15,7 @@ import re
 
 #: Bytes of the HMAC-SHA256 kept in a cursor: forging one is a 2**-128 guess.
 MAC_BYTES = 16
-#: Longest cursor accepted, in characters (one issued is about 80).
+#: Longest cursor accepted, in characters (one issued is 60 to 84).
 MAX_CURSOR_LENGTH = 200
 _TOKEN = re.compile(r"[A-Za-z0-9_-]+")
 

@@ -1,4 +1,6 @@
-"""The dependencies the routes take, as ``Annotated`` aliases, in one place."""
+"""How a route reaches the app's parts: the log store through a dependency alias
+(``StoreDep``), the state service through ``service_of``, which a route calls on its request
+itself rather than pay for a dependency on every call."""
 
 from __future__ import annotations
 

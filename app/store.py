@@ -1,7 +1,10 @@
 """The update log: one SQLite file in WAL mode.
 
-Writes are serialised by the caller (one writer thread) and by ``BEGIN IMMEDIATE``; every
-thread reads through a connection of its own, so no connection is ever shared across threads.
+A write is one ``INSERT`` statement, committed on its own (no ``BEGIN``): SQLite makes it a
+transaction of its own, all its rows or none. Writes are serialised by the caller (one writer
+thread) and, should another connection write too, by SQLite's write lock, waited for up to the
+busy timeout. Every thread reads through a connection of its own, so no connection is ever
+shared across threads.
 
 The number of rows is kept in ``log_count`` by triggers, in the same transaction as the rows
 themselves: exact, and read in one lookup instead of a ``COUNT(*)`` over the whole table.
@@ -97,7 +100,9 @@ class LogStore:
             raise StoreError(f"cannot open the log database at {path}: {exc}") from exc
 
     def _connect(self) -> sqlite3.Connection:
-        # isolation_level=None: transactions are begun explicitly, writes with BEGIN IMMEDIATE.
+        # isolation_level=None: the sqlite3 module begins no transaction of its own. A statement
+        # outside BEGIN commits by itself (append_many's INSERT); BEGIN is written out where
+        # several statements must share one transaction (a page and its total, the schema).
         # check_same_thread=False only so that close() may run on the shutdown thread; a
         # connection is otherwise used by the thread that opened it alone.
         conn = sqlite3.connect(

@@ -11,6 +11,7 @@ Feature: API key
     Given the state is counter 1 and message "keyed"
     When the client sets the counter to 2
     Then the answer is 200
+    And the answer does not contain the key
     And the status shows counter 2 and message "keyed"
     And the log's newest entry is the update as answered
     And the update was logged once
@@ -19,7 +20,9 @@ Feature: API key
     Given the state is counter 3 and message "guarded"
     When a client sends an update <credentials>
     Then the answer is 401
+    And the answer is JSON
     And the error says why
+    And the error does not repeat what was sent
     And the answer does not contain the key
     And nothing changed
 
@@ -40,12 +43,14 @@ Feature: API key
       | with the key in the query string         |
       | with the key as a bearer token           |
       | with the key in the body                 |
+      | with the key in a cookie                 |
 
   Scenario: A refused update does not reveal whether its body was valid
     Given the state is counter 3 and message "guarded"
     When a client without a key sends the update {"counter": "not a number"}
     Then the answer is 401
     And the error says why
+    And the error does not repeat what was sent
     And nothing changed
 
   Scenario Outline: Reading needs no key

@@ -11,7 +11,8 @@ Feature: Update log
     When the client sets the counter to 11
     Then the log's newest entry records counter 10 and message "one" becoming counter 11 and message "one"
     And the log's newest entry is the update as answered
-    And the log's newest entry's time is now, in UTC, written in ISO 8601 and ending in Z
+    And the log's newest entry's time is written in UTC as ISO 8601, to the microsecond, ending in Z
+    And the log's newest entry's time is now
 
   Scenario: The log lists the newest update first, each from the state the one before left
     Given the client has made 3 updates
@@ -37,6 +38,7 @@ Feature: Update log
     Given the client has made 11 updates
     When a client reads the log without choosing a page or a limit
     Then the answer is 200
+    And the answer is JSON
     And the page is page 1 with a limit of 10
     And the page holds the newest 10 of those updates
 
@@ -60,9 +62,22 @@ Feature: Update log
     Then the answer is 200
     And the page holds no entries
 
+  Scenario Outline: Paging at its bounds is accepted
+    Given the client has made 2 updates
+    When a client reads page <page> of the log with <limit> entries per page
+    Then the answer is 200
+    And the page is page <page> with a limit of <limit>
+
+    Examples: The smallest and the largest limit
+      | page | limit |
+      | 1    | 1     |
+      | 2    | 1     |
+      | 1    | 100   |
+
   Scenario Outline: Invalid paging is refused with 400
     When a client reads page <page> of the log with <limit> entries per page
     Then the answer is 400
+    And the error says why
     And the error names "<field>"
 
     Examples: Out of range
@@ -79,6 +94,7 @@ Feature: Update log
     When a client reads the log from a cursor the log did not issue
     Then the answer is 400
     And the error names "cursor"
+    And the error does not repeat what was sent
 
   Scenario: A cursor and a page number together are refused
     Given the client has made 2 updates

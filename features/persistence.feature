@@ -6,11 +6,19 @@ Feature: Durability across restarts
   @restart
   Scenario: The state and the log survive a restart
     Given the service is running
-    And the state is counter 77 and message "before restart"
-    And the client has made 3 updates
+    And the client has made these updates, oldest first:
+      | counter | message             |
+      | 77      | before restart      |
+      | 78      | before restart      |
+      | 78      | last before restart |
     When the service restarts
-    Then the service is running
+    Then the service is healthy again
     And the service's uptime counts from the restart
-    And the status shows the state the last update set
-    And the log still holds those 3 updates, newest first
+    And the status shows counter 78 and message "last before restart"
+    And the log's newest entries set, newest first:
+      | counter | message             |
+      | 78      | last before restart |
+      | 78      | before restart      |
+      | 77      | before restart      |
+    And the log's newest entries are those updates as they were answered, ids, times and previous states included
     And the log holds as many entries as it did before the restart

@@ -7,5 +7,6 @@ Feature: Nothing left behind
   Scenario: A torn-down deployment leaves nothing that carries its run id
     Given a throw-away deployment of the kind under test, with a run id of its own
     When the deployment is torn down
-    Then while it ran, what it created carried its own run id
+    Then its run id is not the one of the deployment under test
+    And while it ran, what it created carried its run id
     And nothing that carries its run id remains

@@ -35,6 +35,7 @@ from botocore.exceptions import (  # type: ignore[import-untyped]
 from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_delay, wait_exponential
 
 from harness.leftovers import Leftover
+from harness.redact import without_url_secrets
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,16 @@ LOOKED_UP_TYPES = frozenset(
         "elastic-ip",
     }
 )
+#: Every kind of resource the check looks at, and how (the report lists them with its verdict).
+LOOKED_AT = (
+    ("ec2:instance", "EC2 DescribeInstances, filtered by the tags"),
+    ("ec2:volume", "EC2 DescribeVolumes, filtered by the tags"),
+    ("ec2:security-group", "EC2 DescribeSecurityGroups, filtered by the tags"),
+    ("ec2:security-group-rule", "EC2 DescribeSecurityGroupRules, filtered by the tags"),
+    ("ec2:network-interface", "EC2 DescribeNetworkInterfaces, filtered by the tags"),
+    ("ec2:elastic-ip", "EC2 DescribeAddresses, filtered by the tags"),
+    ("any service", "Resource Groups Tagging API GetResources (every tagged ARN, any service)"),
+)
 #: Fail fast on an unreachable endpoint: two attempts, short connect timeout.
 CLIENT_CONFIG = Config(
     retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=30
@@ -65,7 +76,8 @@ class CheckError(RuntimeError):
 
 
 def parse_tag(text: str) -> tuple[str, str]:
-    """``"RunId=abc"`` → ``("RunId", "abc")``; raises ValueError on anything else."""
+    """``"Key=a=b"`` → ``("Key", "a=b")`` (split at the first ``=``); raises ValueError when
+    there is no ``=`` or nothing before it."""
     key, sep, value = text.partition("=")
     if not sep or not key:
         raise ValueError(f"tag {text!r} is not Key=Value")
@@ -214,7 +226,8 @@ class Inventory:
                 f" {error.get('Message', '')}".rstrip(": ")
             ) from exc
         except BotoCoreError as exc:
-            raise CheckError(f"could not reach AWS: {exc}") from exc
+            # botocore names the endpoint it could not reach: AWS_ENDPOINT_URL as given.
+            raise CheckError(f"could not reach AWS: {without_url_secrets(str(exc))}") from exc
 
     def _leftovers(self) -> list[Leftover]:
         existing = self.ec2_resources()
@@ -274,5 +287,5 @@ def check(
 
 
 def tags_from_pairs(pairs: Sequence[str]) -> dict[str, str]:
-    """``["Project=x", "RunId=y"]`` → ``{"Project": "x", "RunId": "y"}``."""
+    """``["Project=x", "Name=y"]`` → ``{"Project": "x", "Name": "y"}``."""
     return dict(parse_tag(pair) for pair in pairs)

@@ -7,6 +7,7 @@ from typing import Any
 import requests
 
 from harness import exchanges
+from harness.redact import without_url_secrets
 
 API_KEY_HEADER = "X-API-KEY"
 
@@ -34,7 +35,10 @@ class ApiClient:
 
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", self.timeout)
-        return self.session.request(method, self.url(path), **kwargs)
+        try:
+            return self.session.request(method, self.url(path), **kwargs)
+        except requests.RequestException as exc:
+            raise _without_url_secrets(exc) from None
 
     def status(self) -> requests.Response:
         return self.request("GET", "/status")
@@ -66,14 +70,14 @@ class ApiClient:
 
     def current_state(self) -> dict[str, Any]:
         response = self.status()
-        response.raise_for_status()
+        _raise_for_status(response)
         state: dict[str, Any] = response.json()["state"]
         return state
 
     def log_head(self) -> tuple[int, dict[str, Any] | None]:
         """The log's size and its newest row (None while the log is empty), from one read."""
         response = self.logs(page=1, limit=1)
-        response.raise_for_status()
+        _raise_for_status(response)
         body = response.json()
         items: list[dict[str, Any]] = body["items"]
         return int(body["total"]), (items[0] if items else None)
@@ -91,7 +95,7 @@ class ApiClient:
         page = 1
         while True:
             response = self.logs(page=page, limit=100)
-            response.raise_for_status()
+            _raise_for_status(response)
             items: list[dict[str, Any]] = response.json()["items"]
             if not items:
                 return sorted(rows, key=lambda row: int(row["id"]))
@@ -128,9 +132,27 @@ class ApiClient:
     def max_message_length(self) -> int:
         """The message limit the deployment declares in its OpenAPI document."""
         response = self.request("GET", "/openapi.json")
-        response.raise_for_status()
+        _raise_for_status(response)
         schema = response.json()["components"]["schemas"]["UpdateRequest"]
         for option in schema["properties"]["message"]["anyOf"]:
             if "maxLength" in option:
                 return int(option["maxLength"])
         raise AssertionError("the OpenAPI document declares no message limit")
+
+
+def _raise_for_status(response: requests.Response) -> None:
+    """``response.raise_for_status()``, the error's message without the URL's query."""
+    try:
+        response.raise_for_status()
+    except requests.HTTPError as exc:
+        raise _without_url_secrets(exc) from None
+
+
+def _without_url_secrets(exc: requests.RequestException) -> requests.RequestException:
+    """The same error, its message without a URL's user part or query: requests and urllib3
+    write the whole URL of the failed request into it, and pytest prints it into the log."""
+    message = without_url_secrets(str(exc))
+    try:
+        return type(exc)(message, request=exc.request, response=exc.response)
+    except TypeError:  # a subclass with a constructor of its own: the base class says the same
+        return requests.RequestException(message, request=exc.request, response=exc.response)

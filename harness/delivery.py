@@ -17,6 +17,7 @@ from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wa
 from harness.bundle import sha256
 from harness.errors import TargetError
 from harness.readiness import until_deadline
+from harness.redact import safe_url, without_url_secrets
 
 PATH = "/app-bundle"
 
@@ -38,8 +39,28 @@ def deliver(
     then send it. Nothing is sent to an instance that answers /health already (it has its
     application) or that waits for another bundle. ``failed`` ends the wait early with the
     reason the instance's boot failed, where that can be seen."""
+    if wait_until_asked(
+        base_url, bundle, timeout=timeout, progress=progress, failed=failed, max_wait=max_wait
+    ):
+        send(base_url, bundle, progress=progress)
+
+
+def wait_until_asked(
+    base_url: str,
+    bundle: bytes,
+    *,
+    timeout: float,
+    progress: Callable[[str], None],
+    failed: Callable[[], str | None] = lambda: None,
+    max_wait: float = 10.0,
+) -> bool:
+    """The first half of :func:`deliver`: True once the instance asks for ``bundle``, False
+    when it runs its application already."""
     expected = sha256(bundle)
     url = base_url.rstrip("/") + PATH
+    # What messages show (Terraform's output has no secret in it, but a message never shows
+    # a URL's user part or query, wherever the URL came from).
+    shown, shown_base = safe_url(url), safe_url(base_url)
     seen = "no answer yet"
 
     def state() -> str | None:
@@ -54,7 +75,7 @@ def deliver(
                 wanted = asked.json().get("sha256")
                 if wanted != expected:
                     raise DeliveryError(
-                        f"the instance at {base_url} waits for bundle {wanted}, not {expected}: "
+                        f"the instance at {shown_base} waits for bundle {wanted}, not {expected}: "
                         "it was deployed from another tree"
                     )
                 return "waiting"
@@ -66,7 +87,7 @@ def deliver(
         return None
 
     def report(attempt: object) -> None:
-        progress(f"waiting for the instance to ask for its application at {url} ({seen})")
+        progress(f"waiting for the instance to ask for its application at {shown} ({seen})")
 
     try:
         found = Retrying(
@@ -77,16 +98,29 @@ def deliver(
         )(state)
     except RetryError:
         raise DeliveryError(
-            f"the instance at {base_url} did not ask for its application within "
+            f"the instance at {shown_base} did not ask for its application within "
             f"{timeout:.0f}s (last: {seen})"
         ) from None
     if found == "running":
-        progress(f"the instance at {base_url} runs its application already")
-        return
-    sent = requests.put(url, data=bundle, timeout=60)
+        progress(f"the instance at {shown_base} runs its application already")
+        return False
+    return True
+
+
+def send(base_url: str, bundle: bytes, *, progress: Callable[[str], None]) -> None:
+    """The second half of :func:`deliver`: the bundle, to an instance that asked for it."""
+    expected = sha256(bundle)
+    url = base_url.rstrip("/") + PATH
+    shown, shown_base = safe_url(url), safe_url(base_url)
+    try:
+        sent = requests.put(url, data=bundle, timeout=60)
+    except requests.RequestException as exc:
+        raise DeliveryError(
+            f"sending the application to {shown} failed: {without_url_secrets(str(exc))}"
+        ) from None
     if sent.status_code != 204:
         raise DeliveryError(
-            f"the instance at {base_url} refused its application: HTTP {sent.status_code} "
+            f"the instance at {shown_base} refused its application: HTTP {sent.status_code} "
             f"{sent.text[:200]}"
         )
-    progress(f"sent the application ({len(bundle)} bytes, sha256 {expected[:12]}…) to {url}")
+    progress(f"sent the application ({len(bundle)} bytes, sha256 {expected[:12]}…) to {shown}")

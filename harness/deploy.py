@@ -1,16 +1,15 @@
-"""One deployment to AWS with Terraform: its own working copy and state, apply, outputs,
-destroy, and the teardown check — the same code for real AWS and for the offline rehearsal
-(the run's :class:`~harness.cloud.Cloud` says where AWS is and where the instance boots).
+"""One deployment to AWS with Terraform: its variables and environment, init, apply, outputs,
+the application sent to the instance, the wait for /health — the same code for real AWS and
+for the offline rehearsal (the run's :class:`~harness.cloud.Cloud` says where AWS is and
+where the instance boots).
 
-Each run works in ``.runs/RUN_ID/`` (a copy of ``terraform/`` with its own state), so two runs
-never collide; ``run.json`` there records what a later ``--reuse`` or ``scripts/destroy.py``
-needs. The API key is kept beside it in a file only its owner can read, and reaches Terraform
-through the environment (``TF_VAR_api_key``), never a command line, an output or a log.
-
-The sequence is written once: :meth:`TerraformRun.create` (record, key, working copy), then
-:meth:`TerraformRun.deploy` (init, apply, outputs, wait). Callers arm the destroy between the
-two, as Terratest defers its destroy before the apply: whatever happens after ``create``, they
-call :meth:`TerraformRun.destroy_and_verify` on the way out (unless told to keep the run).
+The sequence is written once: :meth:`TerraformRun.create` (the run's files, see
+:mod:`harness.runs`), then :meth:`TerraformRun.deploy` (init, apply, outputs, delivery,
+wait). Callers arm the teardown between the two, as Terratest defers its destroy before the
+apply: whatever happens after ``create``, they call
+:func:`harness.teardown.destroy_and_verify` on the way out (unless told to keep the run).
+The API key reaches Terraform through the environment (``TF_VAR_api_key``), never a command
+line, an output or a log.
 """
 
 from __future__ import annotations
@@ -19,71 +18,35 @@ import functools
 import json
 import logging
 import os
-import re
-import shlex
-import shutil
-import signal
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from harness import aws_inventory, processes, terraform
+from harness import terraform
+from harness import timeline as phases
 from harness.bundle import app_bundle, sha256
-from harness.cloud import BootWatch, Cloud, cloud_from_record
-from harness.delivery import deliver
-from harness.errors import TargetError
+from harness.cloud import BootWatch, Cloud
+from harness.cloud_choice import from_record
+from harness.delivery import send, wait_until_asked
+from harness.errors import DeploymentError
 from harness.labels import MANAGED_BY, PROJECT, run_selector
-from harness.leftovers import Leftover, describe
-from harness.paths import REPO_ROOT, RUNS_DIR, TERRAFORM_DIR
-from harness.provider import PROVIDER, pinned_version
+from harness.paths import RUNS_DIR
+from harness.provider import keep_lock, reuse_lock
 from harness.readiness import wait_for_health
+from harness.runs import Progress, RunFiles, RunRecord, read_record
+from harness.timeline import Timeline
 
 logger = logging.getLogger(__name__)
 
-LATEST = "latest"
-#: How long Terraform gets to stop after an interrupt before it is killed.
-INTERRUPT_GRACE = 120.0
 #: A first boot installs Docker and builds the image: minutes, not seconds.
 HEALTH_TIMEOUT = 15 * 60.0
-#: AWS takes a while to finish terminating: how long the teardown check waits for it.
-TEARDOWN_TIMEOUT = 180.0
-#: The lock file of the first init, kept beside the runs so that later runs install the same
-#: provider package from the plugin cache instead of downloading it again.
-LOCK_FILE = ".terraform.lock.hcl"
-#: How many lines of what Terraform printed on stderr an error message shows.
-STDERR_TAIL = 20
 #: A destroy started while an orphaned apply still runs (its harness was killed) waits for
 #: the apply to finish and release the state, instead of failing at once.
 LOCK_WAIT = "-lock-timeout=15m"
 
-Progress = Callable[[str], None]
 
-
-class DeploymentError(TargetError):
-    """A step of the deployment failed; the message says what, and what to do."""
-
-
-@dataclass
-class RunRecord:
-    """What is known about one run, kept in ``run.json`` (never the key)."""
-
-    run_id: str
-    region: str
-    allowed_cidrs: list[str]
-    instance_type: str | None = None
-    ttl_minutes: int | None = None
-    outputs: dict[str, Any] = field(default_factory=dict)
-    created_at: float = field(default_factory=time.time)
-    #: Where the run's AWS is (:meth:`harness.cloud.Cloud.record`).
-    cloud: dict[str, Any] = field(default_factory=dict)
-
-
-class TerraformRun:
-    """One run's working directory, and the Terraform commands over it."""
+class TerraformRun(RunFiles):
+    """One run's files, its cloud, and the Terraform commands over its directory."""
 
     def __init__(
         self,
@@ -93,12 +56,12 @@ class TerraformRun:
         runs_dir: Path = RUNS_DIR,
         progress: Progress | None = None,
     ) -> None:
-        self.record = record
-        self.cloud = cloud or cloud_from_record(record.cloud)
+        super().__init__(record, runs_dir=runs_dir)
+        self.cloud = cloud or from_record(record.cloud)
         record.cloud = self.cloud.record()
-        self.runs_dir = runs_dir
-        self.workdir = runs_dir / record.run_id
         self.progress = progress or (lambda line: logger.info("%s", line))
+        #: What the run went through, and when (the aws target gives its own).
+        self.timeline = Timeline()
 
     @classmethod
     def create(
@@ -115,76 +78,22 @@ class TerraformRun:
         run.prepare(api_key)
         return run
 
-    # -- the run's files ---------------------------------------------------------------
-
-    @property
-    def tf_dir(self) -> Path:
-        return self.workdir / "terraform"
-
-    @property
-    def key_file(self) -> Path:
-        return self.workdir / "api_key"
+    @classmethod
+    def load(cls, workdir: Path, *, progress: Progress | None = None) -> TerraformRun:
+        """The run recorded in ``workdir`` (or in the run ``.runs/latest`` points to)."""
+        workdir = workdir.resolve()
+        return cls(read_record(workdir), runs_dir=workdir.parent, progress=progress)
 
     @property
     def tags(self) -> dict[str, str]:
         """The tags that pick out this run's resources."""
         return run_selector(self.record.run_id)
 
-    def plugin_cache_dir(self) -> Path:
-        """Where every run's providers are kept once (Terraform links them into each run)."""
-        return self.runs_dir / ".terraform-plugins"
-
-    def prepare(self, api_key: str) -> None:
-        """A fresh copy of terraform/, the record, and the key (owner-only)."""
-        if self.workdir.exists():
-            raise DeploymentError(
-                f"{self.workdir} exists already: is run {self.record.run_id} still deployed?"
-            )
-        self.workdir.mkdir(parents=True, mode=0o700)
-        shutil.copytree(
-            TERRAFORM_DIR,
-            self.tf_dir,
-            ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", "*.tfvars", LOCK_FILE),
-        )
-        descriptor = os.open(self.key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(api_key)
-        self.save()
-        self._point_latest()
-
-    def save(self) -> None:
-        (self.workdir / "run.json").write_text(json.dumps(asdict(self.record), indent=2) + "\n")
-
-    def _point_latest(self) -> None:
-        latest = self.runs_dir / LATEST
-        latest.unlink(missing_ok=True)
-        latest.symlink_to(self.record.run_id)
-
-    @classmethod
-    def load(cls, workdir: Path, *, progress: Progress | None = None) -> TerraformRun:
-        """The run recorded in ``workdir`` (or in the run ``.runs/latest`` points to)."""
-        workdir = workdir.resolve()
-        try:
-            data = json.loads((workdir / "run.json").read_text())
-        except FileNotFoundError:
-            raise DeploymentError(f"no run recorded in {workdir} (run.json is missing)") from None
-        return cls(RunRecord(**data), runs_dir=workdir.parent, progress=progress)
-
-    def api_key(self) -> str:
-        return self.key_file.read_text()
-
     @functools.cached_property
     def bundle(self) -> bytes:
         """The application this run deploys: made once, so that the hash the user data pins
         and the bytes sent to the instance are the same."""
         return app_bundle()
-
-    def forget(self) -> None:
-        """Delete the working directory once everything it describes is gone."""
-        latest = self.runs_dir / LATEST
-        if latest.is_symlink() and os.readlink(latest) == self.record.run_id:
-            latest.unlink()
-        shutil.rmtree(self.workdir, ignore_errors=True)
 
     # -- Terraform ---------------------------------------------------------------------
 
@@ -213,106 +122,40 @@ class TerraformRun:
         return {
             **self.cloud.environment(os.environ, self),
             **self.variables(),
-            **terraform.QUIET,
             "TF_IN_AUTOMATION": "1",
             "TF_INPUT": "0",
         }
 
-    def terraform(
-        self, *args: str, capture: bool = False, ok: Sequence[int] = (0,), finish: bool = False
-    ) -> str:
-        """Run one Terraform command in the run's directory; returns what it printed.
-
-        stdout goes to the progress callback (and to terraform.log), or is returned when
-        ``capture``; stderr (warnings, errors, TF_LOG) goes to terraform.stderr.log and is
-        never mixed into stdout, which may be JSON.
-
-        Ctrl-C, SIGTERM or SIGHUP (a KeyboardInterrupt here) reach Terraform as an interrupt,
-        so that it stops and saves its state — unless ``finish``: then Terraform is left to
-        end on its own first. An interrupted apply cancels the AWS calls in flight, and an
-        instance whose RunInstances was cancelled after AWS had started it is in no state
-        file: no destroy would ever find it.
-        """
-        return self._terraform(args, capture=capture, ok=ok, finish=finish)[1]
+    def terraform(self, *args: str, capture: bool = False, ok: Sequence[int] = (0,)) -> str:
+        """One Terraform command in the run's directory (:func:`harness.terraform.run_logged`);
+        returns what it printed when ``capture``."""
+        return self._terraform(args, capture=capture, ok=ok)[1]
 
     def _terraform(
-        self, args: Sequence[str], *, capture: bool, ok: Sequence[int], finish: bool = False
+        self, args: Sequence[str], *, capture: bool, ok: Sequence[int]
     ) -> tuple[int, str]:
-        try:
-            command = [*terraform.terraform_command(), *args]
-        except terraform.TerraformNotFound as exc:
-            raise DeploymentError(str(exc)) from None
-        self.progress(f"terraform {' '.join(args)}  (in {self.tf_dir})")
-        stderr_path = self.workdir / "terraform.stderr.log"
-        with (
-            (self.workdir / "terraform.log").open("a") as log,
-            stderr_path.open("a+") as stderr,
-        ):
-            start = stderr.tell()
-            process = subprocess.Popen(  # nosec B603 - argv from terraform_command, no shell
-                command,
-                cwd=self.tf_dir,
-                env=self.environment(),
-                stdout=subprocess.PIPE,
-                stderr=stderr,
-                text=True,
-                start_new_session=True,  # our signal handler decides when Terraform stops
-            )
-            captured: list[str] = []
-
-            def relay() -> int:
-                assert process.stdout is not None
-                for line in process.stdout:
-                    log.write(line)
-                    if capture:
-                        captured.append(line)
-                    else:
-                        self.progress(line.rstrip())
-                return process.wait()
-
-            try:
-                code = relay()
-            except BaseException:
-                if finish and process.poll() is None:
-                    self.progress(
-                        f"interrupted: letting terraform {args[0]} finish, so that its state "
-                        "records everything it made; the destroy follows"
-                    )
-                    relay()
-                else:
-                    _interrupt(process)
-                raise
-            stderr.seek(start)
-            printed = [line.rstrip() for line in stderr.read().splitlines() if line.strip()]
-        if code not in ok:
-            tail = "\n".join(printed[-STDERR_TAIL:])
-            raise DeploymentError(
-                f"terraform {args[0]} failed with exit code {code} "
-                f"(full output in {self.workdir / 'terraform.log'} and {stderr_path.name})"
-                + (f":\n{tail}" if tail else "")
-            )
-        if printed:
-            self.progress(
-                f"terraform {args[0]} printed {len(printed)} line(s) on stderr ({stderr_path})"
-            )
-        return code, "".join(captured)
+        return terraform.run_logged(
+            args,
+            cwd=self.tf_dir,
+            env=self.environment(),
+            log_dir=self.workdir,
+            progress=self.progress,
+            capture=capture,
+            ok=ok,
+        )
 
     def init(self) -> None:
-        saved = self.runs_dir / LOCK_FILE
-        own = self.tf_dir / LOCK_FILE
-        saved_version = _locked_version(saved)
-        if saved_version and saved_version == pinned_version(self.tf_dir):
-            shutil.copy2(saved, own)
+        saved_version = reuse_lock(self.saved_lock_file, self.tf_dir)
         self.cloud.before_init(self)
-        self.terraform("init", "-input=false", "-no-color")
-        if own.exists() and _locked_version(own) != saved_version:
-            shutil.copy2(own, saved)
+        with self.timeline.phase(phases.INIT):
+            self.terraform("init", "-input=false", "-no-color")
+        keep_lock(self.saved_lock_file, self.tf_dir, saved_version)
 
     def apply(self) -> None:
-        self.terraform(
-            "apply", "-auto-approve", "-input=false", "-no-color", LOCK_WAIT, finish=True
-        )
-        self.cloud.after_apply(self, self.progress)
+        with self.timeline.phase(phases.APPLY):
+            self.terraform("apply", "-auto-approve", "-input=false", "-no-color", LOCK_WAIT)
+        with self.timeline.phase(phases.INSTANCE):
+            self.cloud.after_apply(self, self.progress)
 
     def plan_changes(self) -> bool:
         """Whether ``terraform plan`` wants to change anything (its detailed exit code)."""
@@ -338,10 +181,26 @@ class TerraformRun:
         return self.record.outputs
 
     def destroy(self) -> None:
-        try:
-            self.terraform("destroy", "-auto-approve", "-input=false", "-no-color", LOCK_WAIT)
-        finally:
-            self.cloud.after_destroy(self, self.progress)
+        with self.timeline.phase(phases.DESTROY):
+            try:
+                self.terraform("destroy", "-auto-approve", "-input=false", "-no-color", LOCK_WAIT)
+            finally:
+                self.cloud.after_destroy(self, self.progress)
+
+    def created(self) -> list[tuple[str, str]]:
+        """What the state records: each resource's address and id, nothing else (the state
+        holds the user data, and so the key). Read from the run's own state file."""
+        state = json.loads((self.tf_dir / "terraform.tfstate").read_text())
+        found: list[tuple[str, str]] = []
+        for resource in state.get("resources", []):
+            if resource.get("mode") != "managed":
+                continue
+            address = f"{resource['type']}.{resource['name']}"
+            for instance in resource.get("instances", []):
+                key = instance.get("index_key")
+                index = "" if key is None else f"[{json.dumps(key)}]"
+                found.append((address + index, str(instance.get("attributes", {}).get("id"))))
+        return found
 
     # -- the sequence ------------------------------------------------------------------
 
@@ -371,26 +230,33 @@ class TerraformRun:
         failure: the caller destroys."""
         self.init()
         self.apply()
-        self.read_outputs()
-        base_url = self.cloud.base_url(self)
-        watch = self.cloud.boot_watch(self)
-        deliver(
-            base_url,
-            self.bundle,
-            timeout=health_timeout,
-            progress=self.progress,
-            failed=watch.failed if watch else lambda: None,
-            max_wait=self.cloud.boot_poll_max_wait,
-        )
+        with self.timeline.phase(phases.FIRST_BOOT):
+            self.read_outputs()
+            base_url = self.cloud.base_url(self)
+            watch = self.cloud.boot_watch(self)
+            asked = wait_until_asked(
+                base_url,
+                self.bundle,
+                timeout=health_timeout,
+                progress=self.progress,
+                failed=watch.failed if watch else lambda: None,
+                max_wait=self.cloud.boot_poll_max_wait,
+            )
+        if asked:
+            with self.timeline.phase(phases.DELIVERY):
+                send(base_url, self.bundle, progress=self.progress)
         if not wait:
             return base_url
-        return self.wait_healthy(base_url, watch, health_timeout)
+        with self.timeline.phase(phases.IMAGE_BUILD):
+            return self.wait_healthy(base_url, watch, health_timeout)
 
     def reuse(self, *, health_timeout: float = HEALTH_TIMEOUT) -> str:
         """The kept deployment again: a plan that says whether this tree would change it,
         then the same wait. Nothing is applied."""
         self.cloud.before_init(self)
-        if self.plan_changes():
+        with self.timeline.phase(phases.PLAN):
+            changes = self.plan_changes()
+        if changes:
             self.progress(
                 "terraform plan: this tree would change the kept deployment (not applied; "
                 f"see {self.workdir / 'terraform.log'}); testing it as it is"
@@ -399,96 +265,10 @@ class TerraformRun:
             self.progress(
                 "terraform plan: no changes, the kept deployment is what this tree deploys"
             )
-        return self.wait_healthy(
-            self.cloud.base_url(self), self.cloud.boot_watch(self), health_timeout
-        )
-
-    # -- teardown ----------------------------------------------------------------------
-
-    def finish_command(self) -> str:
-        """The one command that finishes the cleanup of this run by hand: this Python (the
-        one with boto3), the script by its full path, so that it runs from anywhere."""
-        script = REPO_ROOT / "scripts" / "destroy.py"
-        return shlex.join([sys.executable, str(script), "--run-dir", str(self.workdir)])
-
-    def check_teardown(self, timeout: float = TEARDOWN_TIMEOUT) -> list[Leftover]:
-        """What still carries this run's tags, in AWS or beyond (after waiting up to
-        ``timeout`` for AWS to finish deleting)."""
-        session, endpoint = self.cloud.aws_session(self.record.region)
-        found = aws_inventory.check(
-            self.tags,
-            region=self.record.region,
-            timeout=timeout,
-            on_retry=lambda left, elapsed: self.progress(
-                f"{len(left)} resource(s) still tagged with {self.record.run_id} "
-                f"after {elapsed:.0f}s; checking again"
-            ),
-            session=session,
-            endpoint_url=endpoint,
-        )
-        return found + self.cloud.other_leftovers(self)
-
-    def destroy_and_verify(self, teardown_timeout: float = TEARDOWN_TIMEOUT) -> None:
-        """Destroy, then prove nothing tagged remains; the directory goes only then.
-
-        Raises DeploymentError naming what is left and the command that finishes the job.
-        """
-        try:
-            self.destroy()
-        except DeploymentError as exc:
-            raise DeploymentError(
-                f"{exc}\nthe state is kept in {self.workdir}; finish the cleanup with:\n"
-                f"  {self.finish_command()}"
-            ) from None
-        try:
-            leftovers = self.check_teardown(teardown_timeout)
-        except aws_inventory.CheckError as exc:
-            raise DeploymentError(
-                f"destroyed, but could not check what remains: {exc}\n"
-                f"the state is kept in {self.workdir}; check again with:\n"
-                f"  {self.finish_command()}"
-            ) from None
-        if leftovers:
-            lines = "\n".join(f"  {line}" for line in describe(leftovers))
-            raise DeploymentError(
-                f"terraform destroy left {len(leftovers)} resource(s) tagged "
-                f"RunId={self.record.run_id}:\n{lines}\n"
-                f"the state is kept in {self.workdir}; finish the cleanup with:\n"
-                f"  {self.finish_command()}"
+        with self.timeline.phase(phases.HEALTHY):
+            return self.wait_healthy(
+                self.cloud.base_url(self), self.cloud.boot_watch(self), health_timeout
             )
-        self.progress(f"teardown verified: nothing tagged RunId={self.record.run_id} remains")
-        self.forget()
-
-
-def _interrupt(process: subprocess.Popen[str]) -> None:
-    """Ask Terraform to stop as Ctrl-C would, and wait for it to save its state."""
-    processes.stop(process, ask=signal.SIGINT, timeout=INTERRUPT_GRACE)
-
-
-def _locked_version(lock: Path) -> str | None:
-    """The AWS provider version a lock file records, or None."""
-    if not lock.is_file():
-        return None
-    found = re.search(
-        rf'provider "{re.escape(PROVIDER)}" \{{\s*version\s*=\s*"([^"]+)"',
-        lock.read_text(),
-    )
-    return found.group(1) if found else None
-
-
-def latest_run_dir(runs_dir: Path = RUNS_DIR) -> Path:
-    """The working directory of the most recent run still recorded."""
-    latest = runs_dir / LATEST
-    if not latest.exists():
-        raise DeploymentError(
-            f"no recorded run in {runs_dir}: deploy with --keep first (or give --run-dir)"
-        )
-    return latest.resolve()
-
-
-def region_from(environ: Mapping[str, str] | None = None, default: str = "eu-west-1") -> str:
-    environ = os.environ if environ is None else environ
-    return environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or default
 
 
 def runner_cidrs(given: Sequence[str], cloud: Cloud) -> list[str]:

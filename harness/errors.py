@@ -6,3 +6,11 @@ from __future__ import annotations
 
 class TargetError(Exception):
     """A deployment step failed; the message says what, and what to do about it."""
+
+
+class TargetUnavailable(TargetError):
+    """The target cannot run on this machine; the message says what to do instead."""
+
+
+class DeploymentError(TargetError):
+    """A step of an aws deployment failed; the message says what, and what to do."""

@@ -63,7 +63,8 @@ class Definition:
 
 
 def default_features() -> list[Path]:
-    """Every feature file the repository tracks: the spec, and the ones tests run."""
+    """Every feature file under the repository (hidden folders and node_modules aside): the
+    spec, and the ones tests run."""
     return sorted(p for p in REPO_ROOT.rglob("*.feature") if not _ignored(p.relative_to(REPO_ROOT)))
 
 

@@ -1,4 +1,5 @@
-"""Where things are in the repository: the one place that knows its layout."""
+"""The repository's root, and the places in it that several modules share (terraform/,
+.runs/). A place only one module uses (reports/, the sandbox) is named in that module."""
 
 from __future__ import annotations
 

@@ -1,10 +1,14 @@
-"""The loopback interface: free TCP ports on it, and whether a URL points at it."""
+"""Ports: the one the service listens on, free TCP ports on the loopback interface, and whether
+a URL points at that interface."""
 
 from __future__ import annotations
 
 import socket
 from urllib.parse import urlsplit
 
+#: The port the service listens on, in its container and on the instance. The Dockerfile and
+#: terraform/ write it too; harness.rules holds terraform/'s inbound rule to this one.
+SERVICE_PORT = 5000
 #: The host names the harness accepts as this machine's loopback.
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
 

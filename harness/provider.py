@@ -14,11 +14,13 @@ from __future__ import annotations
 import os
 import platform
 import re
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
 from harness.hcl import load_directory
-from harness.terraform import TERRAFORM_DIR
+from harness.paths import TERRAFORM_DIR
+from harness.terraform import LOCK_FILE
 
 #: The provider, as its address in the registry.
 PROVIDER = "registry.terraform.io/hashicorp/aws"
@@ -45,6 +47,34 @@ def pinned_version(directory: Path = TERRAFORM_DIR) -> str:
                 return version
             raise ValueError(f"the aws provider is not pinned to one release: {version!r}")
     raise ValueError(f"no required_providers block in {directory}")
+
+
+def locked_version(lock: Path) -> str | None:
+    """The AWS provider release a lock file records, or None."""
+    if not lock.is_file():
+        return None
+    found = re.search(
+        rf'provider "{re.escape(PROVIDER)}" \{{\s*version\s*=\s*"([^"]+)"', lock.read_text()
+    )
+    return found.group(1) if found else None
+
+
+def reuse_lock(saved: Path, tf_dir: Path) -> str | None:
+    """Put the lock file of an earlier init (``saved``) into ``tf_dir`` when it locks the
+    release ``tf_dir`` pins, so that init installs the same package from the plugin cache
+    instead of downloading it again; returns the release ``saved`` locks."""
+    version = locked_version(saved)
+    if version and version == pinned_version(tf_dir):
+        shutil.copy2(saved, tf_dir / LOCK_FILE)
+    return version
+
+
+def keep_lock(saved: Path, tf_dir: Path, saved_version: str | None) -> None:
+    """After an init, keep ``tf_dir``'s lock file for later runs if it locks another release
+    than ``saved`` did."""
+    own = tf_dir / LOCK_FILE
+    if own.exists() and locked_version(own) != saved_version:
+        shutil.copy2(own, saved)
 
 
 def this_platform() -> str:
@@ -80,7 +110,7 @@ def find_mirror(version: str, environ: Mapping[str, str] | None = None) -> Path 
 def mirror_cli_config(root: Path) -> str:
     """A Terraform CLI configuration that installs the AWS provider from ``root`` only."""
     return (
-        "# Written by the rehearsal: the AWS provider from a local mirror, never the registry.\n"
+        "# Written by the harness: the AWS provider from a local mirror, never the registry.\n"
         "provider_installation {\n"
         "  filesystem_mirror {\n"
         f'    path    = "{root}"\n'
@@ -97,7 +127,6 @@ def validate(directory: Path = TERRAFORM_DIR) -> tuple[bool, str]:
     """``terraform validate`` of a copy of ``directory`` with the pinned provider, from the
     mirror when there is one (else from the registry); returns whether it passed, and what
     Terraform said."""
-    import shutil
     import tempfile
 
     from harness import terraform

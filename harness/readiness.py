@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +18,7 @@ from tenacity import (
 )
 
 from harness.errors import TargetError
+from harness.redact import safe_url
 
 logger = logging.getLogger(__name__)
 
@@ -60,12 +62,14 @@ def wait_for_health(
     every deployment (a remote first boot passes a slower cadence).
     """
     url = base_url.rstrip("/") + "/health"
+    # What messages show: a --base-url may carry a key in its query or its user part.
+    shown, shown_base = safe_url(url), safe_url(base_url)
     last_problem = "no answer yet"
 
     def probe() -> None:
         nonlocal last_problem
         if still_alive is not None and not still_alive():
-            raise NotHealthy(f"the service at {base_url} stopped before it became healthy")
+            raise NotHealthy(f"the service at {shown_base} stopped before it became healthy")
         try:
             # B113 misreads a computed timeout as none: it is at most 5 s, at least 0.1 s.
             response = requests.get(url, timeout=min(5.0, max(timeout, 0.1)))  # nosec B113
@@ -79,7 +83,7 @@ def wait_for_health(
     def report(state: RetryCallState) -> None:
         if progress is not None:
             progress(
-                f"waiting for {url}: {last_problem} after {state.seconds_since_start or 0:.0f}s"
+                f"waiting for {shown}: {last_problem} after {state.seconds_since_start or 0:.0f}s"
             )
 
     retrying = Retrying(
@@ -94,7 +98,66 @@ def wait_for_health(
         message = (
             str(exc)
             if isinstance(exc, NotHealthy)
-            else (f"{url} did not become healthy within {timeout:.0f}s (last: {last_problem})")
+            else (f"{shown} did not become healthy within {timeout:.0f}s (last: {last_problem})")
         )
         details = context() if context is not None else ""
         raise NotHealthy(f"{message}\n{details}".rstrip()) from None
+
+
+def wait_for_restart(
+    base_url: str,
+    *,
+    since: float,
+    timeout: float,
+    progress: Callable[[str], None] | None = None,
+    max_wait: float = 5.0,
+) -> None:
+    """Poll ``base_url``/status until a service started after ``since`` (a time.monotonic()
+    reading) answers: its uptime is shorter than the time since then. Until then, no answer
+    (it is down) or the old service's (it has not gone down yet) are the same: not yet.
+
+    For a restart asked of something that answers at once and acts later (EC2 only queues a
+    reboot), so that the old service, still up, is never taken for the new one.
+    """
+    url = base_url.rstrip("/") + "/status"
+    last_problem = "no answer yet"
+
+    def probe() -> None:
+        nonlocal last_problem
+        try:
+            response = requests.get(url, timeout=5.0)
+            elapsed = time.monotonic() - since
+            uptime = float(response.json()["uptime_seconds"]) if response.ok else None
+        except requests.RequestException as exc:
+            last_problem = type(exc).__name__
+            raise _NotYet from exc
+        except (ValueError, KeyError, TypeError) as exc:
+            last_problem = f"HTTP {response.status_code} without an uptime"
+            raise _NotYet from exc
+        if uptime is None:
+            last_problem = f"HTTP {response.status_code}"
+            raise _NotYet
+        if uptime >= elapsed:
+            last_problem = f"still the service started before the restart (up {uptime:.0f}s)"
+            raise _NotYet
+
+    def report(state: RetryCallState) -> None:
+        if progress is not None:
+            progress(
+                f"waiting for {base_url} to come back: {last_problem} after "
+                f"{state.seconds_since_start or 0:.0f}s"
+            )
+
+    retrying = Retrying(
+        stop=stop_after_delay(timeout),
+        wait=wait_exponential(multiplier=0.25, max=max_wait),
+        retry=retry_if_exception_type(_NotYet),
+        before_sleep=report,
+    )
+    try:
+        retrying(probe)
+    except RetryError:
+        raise NotHealthy(
+            f"{base_url} did not come back within {timeout:.0f}s of the restart "
+            f"(last: {last_problem})"
+        ) from None

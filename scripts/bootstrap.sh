@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Creates the virtual environment (.venv, or $VENV) and installs one pinned requirements file
 # into it: requirements.txt to run the service, requirements-dev.txt to test it. Reinstalls
-# only when a requirements file changed.
+# only when a requirements file or pyproject.toml changed.
 # Usage: scripts/bootstrap.sh [requirements.txt|requirements-dev.txt]
 set -euo pipefail
 

@@ -36,19 +36,15 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness.cloud import Cloud, RealAws
-from harness.deploy import (
-    HEALTH_TIMEOUT,
-    DeploymentError,
-    RunRecord,
-    TerraformRun,
-    region_from,
-    runner_cidrs,
-)
-from harness.errors import TargetError
+from harness import ci, cloud_choice
+from harness.cloud import Cloud
+from harness.deploy import HEALTH_TIMEOUT, TerraformRun, runner_cidrs
+from harness.errors import DeploymentError, TargetError, TargetUnavailable
 from harness.paths import RUNS_DIR
+from harness.runs import TTL_MINUTES_MAX, TTL_MINUTES_MIN, RunRecord, region_from, ttl_minutes
 from harness.signals import signals_interrupt
 from harness.targets.base import new_api_key, new_run_id
+from harness.teardown import destroy_and_verify
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--instance-type", help="EC2 instance type (default: t3.micro)")
     parser.add_argument(
-        "--ttl-minutes", type=int, help="the instance terminates itself after this (default: 120)"
+        "--ttl-minutes",
+        type=ttl_minutes,
+        help=f"the instance terminates itself this many minutes after its first boot, "
+        f"{TTL_MINUTES_MIN} to {TTL_MINUTES_MAX} (default: 120)",
     )
     parser.add_argument("--run-id", default=None, help="id of the run (default: a new one)")
     parser.add_argument(
@@ -104,15 +103,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def choose_cloud(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Cloud:
-    if not args.rehearse:
-        if args.emulator_url:
-            parser.error("--emulator-url needs --rehearse")
-        return RealAws()
-    if not args.emulator_url:
-        parser.error("--rehearse needs --emulator-url: the emulator must outlive this command")
-    from harness.rehearsal import Rehearsal
-
-    return Rehearsal(args.emulator_url)
+    """The cloud the flags ask for; a contradiction between them is a usage error (exit 2)."""
+    try:
+        return cloud_choice.choose(
+            rehearse=args.rehearse,
+            emulator_url=args.emulator_url,
+            progress=print,
+            outlives_the_command="--rehearse",
+        )
+    except TargetUnavailable as exc:
+        parser.error(str(exc))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -128,9 +128,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             instance_type=args.instance_type,
             ttl_minutes=args.ttl_minutes,
         )
+        api_key = os.environ.get("API_KEY") or new_api_key()
+        ci.mask(api_key)  # before anything that could print it, --print-key's line included
         run = TerraformRun.create(
             record,
-            os.environ.get("API_KEY") or new_api_key(),
+            api_key,
             cloud=cloud,
             runs_dir=args.runs_dir,
             progress=print,
@@ -152,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             print("deploy: destroying what was created", file=sys.stderr)
             try:
-                run.destroy_and_verify()
+                destroy_and_verify(run)
             except DeploymentError as cleanup:
                 print(f"deploy: {cleanup}", file=sys.stderr)
         return 130 if interrupted else 1

@@ -21,8 +21,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness.deploy import TEARDOWN_TIMEOUT, DeploymentError, TerraformRun, latest_run_dir
+from harness.deploy import TerraformRun
+from harness.errors import DeploymentError
 from harness.paths import RUNS_DIR
+from harness.runs import latest_run_dir
+from harness.teardown import TEARDOWN_TIMEOUT, destroy_and_verify
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"destroy: {exc}", file=sys.stderr)
         return 2
     try:
-        run.destroy_and_verify(teardown_timeout=args.teardown_timeout)
+        destroy_and_verify(run, teardown_timeout=args.teardown_timeout)
     except DeploymentError as exc:
         print(f"destroy: {exc}", file=sys.stderr)
         return 1

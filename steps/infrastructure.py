@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from harness import terraform_rules as rules
+from harness import rules
 from harness.docker import dockerfile_default_base
 from harness.hcl import TerraformConfig, load_directory
-from harness.terraform import TERRAFORM_DIR
+from harness.paths import TERRAFORM_DIR
+from harness.rules.variable_values import VariableCheck, check_variable_values
 
 #: Values for the variables that have no default, so that only the one under test varies.
 REQUIRED_VALUES = {
@@ -35,13 +36,13 @@ def terraform_config() -> TerraformConfig:
     parsers.parse("the allowed addresses are set to {cidrs}"),
     target_fixture="variable_check",
 )
-def set_allowed_cidrs(cidrs: str, tmp_path: Path) -> rules.VariableCheck:
+def set_allowed_cidrs(cidrs: str, tmp_path: Path) -> VariableCheck:
     values = {**REQUIRED_VALUES, "allowed_cidrs": json.loads(cidrs)}
-    return rules.check_variable_values(TERRAFORM_DIR / "variables.tf", values, tmp_path / "vars")
+    return check_variable_values(TERRAFORM_DIR / "variables.tf", values, tmp_path / "vars")
 
 
 @then(parsers.parse("Terraform {verdict} them"))
-def terraform_verdict(verdict: str, variable_check: rules.VariableCheck) -> None:
+def terraform_verdict(verdict: str, variable_check: VariableCheck) -> None:
     if verdict not in ("accepts", "refuses"):
         pytest.fail(f"unknown verdict {verdict!r}")
     assert variable_check.accepted == (verdict == "accepts"), variable_check.message

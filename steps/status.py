@@ -9,7 +9,7 @@ import requests
 from pytest_bdd import parsers, then, when
 
 from harness.client import ApiClient
-from steps.common import assert_state, assert_utc_iso8601_now, parse_utc, state_step
+from steps.common import assert_now, assert_state, assert_timestamp_format, parse_utc, state_step
 
 
 @when("a client asks for the status", target_fixture="answer")
@@ -53,25 +53,50 @@ def ask_health(client: ApiClient) -> requests.Response:
     return client.health()
 
 
+@when("a client asks for the description of the API", target_fixture="answer")
+def ask_description(client: ApiClient) -> requests.Response:
+    return client.request("GET", "/openapi.json")
+
+
+@when("a client asks for the page to try the API", target_fixture="answer")
+def ask_try_page(client: ApiClient) -> requests.Response:
+    return client.request("GET", "/docs")
+
+
+@then(parsers.re(r"the description names every endpoint: (?P<paths>.+)"))
+def description_names(answer: requests.Response, paths: str) -> None:
+    named = set(paths.replace(" and ", ", ").split(", "))
+    assert named - set(answer.json()["paths"]) == set(), sorted(answer.json()["paths"])
+
+
+@then("the answer is a web page")
+def answer_is_web_page(answer: requests.Response) -> None:
+    media_type = answer.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    assert media_type == "text/html", answer.headers.get("content-type")
+
+
 @then("the status holds a whole-number counter and a text message")
 def status_holds_state(answer: requests.Response) -> None:
     state = answer.json()["state"]
-    assert set(state) == {"counter", "message"}, state
-    assert type(state["counter"]) is int, state
-    assert isinstance(state["message"], str), state
+    kinds = {name: type(value) for name, value in state.items()}
+    assert kinds == {"counter": int, "message": str}, state
 
 
-@then("the status time is now, in UTC, written in ISO 8601 and ending in Z")
+@then("the status time is written in UTC as ISO 8601, to the microsecond, ending in Z")
+def status_time_format(answer: requests.Response) -> None:
+    assert_timestamp_format(answer.json()["timestamp"])
+
+
+@then("the status time is now")
 def status_time_is_now(answer: requests.Response) -> None:
-    assert_utc_iso8601_now(answer.json()["timestamp"])
+    assert_now(answer.json()["timestamp"])
 
 
 @then("the uptime is a number of seconds, not negative")
 def uptime_not_negative(answer: requests.Response) -> None:
     uptime = answer.json()["uptime_seconds"]
-    assert isinstance(uptime, int | float), uptime
-    assert not isinstance(uptime, bool), uptime
-    assert uptime >= 0
+    # bool is an int to Python, not a number of seconds to JSON.
+    assert (type(uptime) in (int, float), uptime >= 0) == (True, True), uptime
 
 
 @then(state_step("the state answered is {state}"))

@@ -49,9 +49,13 @@ def deployment_torn_down(throwaway: Throwaway) -> Teardown:
     return Teardown(throwaway.target.options.run_id, found)
 
 
-@then("while it ran, what it created carried its own run id")
-def found_while_running(teardown: Teardown, target: Target) -> None:
+@then("its run id is not the one of the deployment under test")
+def own_run_id(teardown: Teardown, target: Target) -> None:
     assert teardown.run_id != target.options.run_id, "the same run id as the session's"
+
+
+@then("while it ran, what it created carried its run id")
+def found_while_running(teardown: Teardown) -> None:
     # An inventory that sees nothing of a running deployment would prove nothing after it.
     assert teardown.found_while_running, f"nothing found carrying {teardown.run_id}"
 

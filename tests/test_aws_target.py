@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from harness.cloud import RealAws
-from harness.deploy import RunRecord, TerraformRun, runner_cidrs
+from harness.deploy import TerraformRun, runner_cidrs
 from harness.rehearsal import RUNNER_CIDRS, Rehearsal, RehearsalError
+from harness.runs import RunRecord
 from harness.targets.aws import AwsTarget
 from harness.targets.base import StartFailed, TargetOptions
 

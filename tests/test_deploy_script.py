@@ -21,7 +21,7 @@ class Boom(Exception):
 def destroyed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     calls: list[str] = []
     monkeypatch.setattr(
-        TerraformRun,
+        deploy_script,
         "destroy_and_verify",
         lambda run, teardown_timeout=0: calls.append(run.record.run_id),
     )

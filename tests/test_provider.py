@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.paths import TERRAFORM_DIR
 from harness.provider import (
     PROVIDER,
     find_mirror,
@@ -14,7 +15,6 @@ from harness.provider import (
     pinned_version,
     this_platform,
 )
-from harness.terraform import TERRAFORM_DIR
 
 
 def test_the_configuration_pins_one_exact_release() -> None:

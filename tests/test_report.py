@@ -42,15 +42,41 @@ class Report:
     sessions: dict[str, subprocess.CompletedProcess[str]]
 
 
-def nested_session(results: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def nested_session(
+    results: Path, *args: str, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "pytest", *args, f"--alluredir={results}", "-p", "no:cacheprovider"],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
         check=False,
     )
+
+
+def build_report(results: Path, work: Path) -> tuple[Path, str]:
+    """The HTML report and the summary of ``results``, as the test command makes them."""
+    summary = work / "summary.md"
+    html_dir = work / "html"
+    build = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harness.report",
+            "build",
+            f"--results={results}",
+            f"--html-dir={html_dir}",
+            f"--summary={summary}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert build.returncode == 0, build.stdout + build.stderr
+    return html_dir / "index.html", summary.read_text()
 
 
 @pytest.fixture(scope="module")
@@ -82,26 +108,8 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Report:
             f"--base-url={server.base_url}",
             f"--api-key={KEY}",
         )
-    summary = work / "summary.md"
-    html_dir = work / "html"
-    html_and_summary = [f"--html-dir={html_dir}", f"--summary={summary}"]
-    build = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "harness.report",
-            "build",
-            f"--results={results}",
-            *html_and_summary,
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert build.returncode == 0, build.stdout + build.stderr
-    return Report(results, html_dir / "index.html", summary.read_text(), sessions)
+    html, summary = build_report(results, work)
+    return Report(results, html, summary, sessions)
 
 
 def test_each_session_adds_its_target_to_the_one_results_directory(report: Report) -> None:
@@ -143,6 +151,12 @@ def _link(report: Report, feature: str) -> str:
 
 
 def test_the_key_appears_nowhere_in_the_results_the_summary_or_the_html(report: Report) -> None:
+    written = assert_no_key(report)
+    assert f"'{REDACTED}'".encode() in written  # the api_key step argument, scrubbed by the writer
+
+
+def assert_no_key(report: Report) -> bytes:
+    """The key is readable nowhere in the report's files; returns all they hold."""
     files = [*sorted(report.results.iterdir()), report.html]
     blobs = [(path.name, path.read_bytes()) for path in files]
     blobs.append(("summary.md", report.summary.encode()))
@@ -151,7 +165,7 @@ def test_the_key_appears_nowhere_in_the_results_the_summary_or_the_html(report: 
     # It was there to be found: sent by the scenarios, and written down redacted.
     written = b"".join(blob for _, blob in blobs)
     assert f"X-API-KEY: {REDACTED}".encode() in written
-    assert f"'{REDACTED}'".encode() in written  # the api_key step argument, scrubbed by the writer
+    return written
 
 
 def _unpacked(blobs: list[tuple[str, bytes]]) -> Iterator[tuple[str, bytes]]:
@@ -200,3 +214,87 @@ def _png_size(path: Path) -> tuple[int, int]:
     assert header[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
     width, height = struct.unpack(">II", header[16:24])
     return width, height
+
+
+#: The rehearsed aws target as the report names it.
+AWS = "aws (rehearsed)"
+#: Every kind of resource the teardown check looks at, as its verdict names them.
+LOOKED_AT = (
+    "ec2:instance",
+    "ec2:volume",
+    "ec2:security-group",
+    "ec2:security-group-rule",
+    "ec2:network-interface",
+    "ec2:elastic-ip",
+    "any service",
+    "elsewhere",
+)
+
+
+@pytest.fixture(scope="module")
+def aws_report(tmp_path_factory: pytest.TempPathFactory, rehearsal_tools: None) -> Report:
+    """A rehearsed aws deployment (real Terraform against the emulator, the instance in a
+    sandbox) that runs the restart scenario with the key, and its report."""
+    work = tmp_path_factory.mktemp("aws-report")
+    results = work / "allure-results"
+    sessions = {
+        "aws": nested_session(
+            results,
+            "features/test_persistence.py",
+            "--target=aws",
+            "--rehearse",
+            f"--api-key={KEY}",
+            f"--runs-dir={work / 'runs'}",
+            "--teardown-timeout=10",
+            timeout=1200,
+        )
+    }
+    html, summary = build_report(results, work)
+    return Report(results, html, summary, sessions)
+
+
+@pytest.mark.rehearsal
+def test_the_report_shows_the_rehearsed_aws_deployments_life_and_its_reboot(
+    aws_report: Report, tmp_path: Path
+) -> None:
+    session = aws_report.sessions["aws"]
+    assert session.returncode == 0, session.stdout + session.stderr
+    found = read(aws_report.results)
+    assert [(r.scenario, r.target, r.status) for r in found] == [
+        ("The state and the log survive a restart", AWS, "passed")
+    ]
+    phases = next(line for line in aws_report.summary.splitlines() if line.startswith(f"| {AWS} |"))
+    for phase in ("init", "plan/apply", "first boot", "delivery", "reboot", "destroy"):
+        assert f" {phase} " in phases, phases
+    assert_no_key(aws_report)
+
+    with open_page(aws_report.html) as page:
+        pages.overview(page)
+        listed = pages.global_attachments(page)
+        timeline = pages.open_global_attachment(page, f"{AWS}: timeline")
+        picture = timeline.find_element("css selector", pages.IMAGE)
+        size = page.driver.execute_script(
+            "return [arguments[0].naturalWidth, arguments[0].naturalHeight]", picture
+        )
+        verdict = pages.open_global_attachment(page, f"{AWS}: teardown check")
+        page.wait_for(pages.ATTACHMENT, text="looked at:")
+        verdict_text = verdict.text
+        page.screenshot(tmp_path / "globals.png")
+        page.driver.get(aws_report.html.resolve().as_uri())  # back to the first page
+        pages.overview(page)
+        pages.open_scenario(page, "Durability across restarts", "The state and the log survive")
+        scenario = page.text()
+        remote = page.remote_requests()
+
+    for name in ("timeline", "first boot log", "what Terraform created", "teardown check"):
+        assert f"{AWS}: {name}" in listed, listed
+    # A picture, drawn, not a broken image (a broken one is 0 by 0).
+    assert size[0] >= 600, size
+    assert size[1] >= 200, size
+    assert "PASSED: nothing carries the run's tags any more" in verdict_text, verdict_text
+    for kind in LOOKED_AT:
+        assert f"{kind} " in verdict_text, verdict_text
+    assert AWS in scenario, scenario
+    assert "Passed" in scenario, scenario
+    assert "When the service restarts" in scenario, scenario
+    assert remote == [], f"the report asked the network for {remote}"

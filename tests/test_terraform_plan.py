@@ -18,11 +18,12 @@ from typing import Any
 import pytest
 
 from harness import terraform
-from harness.deploy import RunRecord, TerraformRun
+from harness.deploy import TerraformRun
 from harness.hcl import load_directory
 from harness.rehearsal import Rehearsal
 from harness.rehearsal.emulator import Emulator
-from harness.terraform_rules import USER_DATA_LIMIT
+from harness.runs import RunRecord
+from tests.terraform_render import USER_DATA_LIMIT
 
 pytestmark = [pytest.mark.slow, pytest.mark.rehearsal, pytest.mark.usefixtures("rehearsal_tools")]
 

@@ -17,9 +17,9 @@ from tenacity import Retrying, stop_after_delay, wait_fixed
 
 from harness.bundle import app_bundle, sha256
 from harness.delivery import DeliveryError, deliver
+from harness.paths import TERRAFORM_DIR
 from harness.ports import free_port
-from harness.terraform import TERRAFORM_DIR
-from harness.terraform_rules import USER_DATA_LIMIT, RenderedTemplate, render_template
+from tests.terraform_render import USER_DATA_LIMIT, RenderedTemplate, render_template
 
 pytestmark = pytest.mark.slow  # Terraform and the instance's receiver, a real server
 

@@ -32,10 +32,15 @@ class BodySizeLimitMiddleware:
         chunks: list[bytes] = []
         size = 0
         more_body = True
+        disconnect: Message | None = None
         while more_body:
             message = await receive()
             if message["type"] != "http.request":
-                break  # the client went away; let the app see the disconnect
+                # The client went away before the body's end: the app must see the body as
+                # unfinished and the disconnect after it, as uvicorn gave them (Starlette's
+                # Request then raises ClientDisconnect), never a short body marked complete.
+                disconnect = message
+                break
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
@@ -43,12 +48,15 @@ class BodySizeLimitMiddleware:
                 return
             chunks.append(chunk)
             more_body = message.get("more_body", False)
+        # Replayed in order: the body read so far, then the disconnect if the client left.
         buffered: list[Message] = [
-            {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            {"type": "http.request", "body": b"".join(chunks), "more_body": more_body}
         ]
+        if disconnect is not None:
+            buffered.append(disconnect)
 
         async def replay() -> Message:
-            return buffered.pop() if buffered else await receive()
+            return buffered.pop(0) if buffered else await receive()
 
         await self.app(scope, replay, send)
 

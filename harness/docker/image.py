@@ -19,13 +19,14 @@ from harness.docker.cli import Docker
 from harness.docker.pip import pip_build_args
 from harness.labels import PROJECT, PROJECT_KEY
 from harness.paths import REPO_ROOT
+from harness.ports import SERVICE_PORT
 
 logger = logging.getLogger(__name__)
 
 #: The image built from this repository; its tag is a hash of what goes into it.
 IMAGE_REPOSITORY = PROJECT
 #: The port the service listens on inside the container.
-CONTAINER_PORT = 5000
+CONTAINER_PORT = SERVICE_PORT
 #: What the Dockerfile copies (besides itself): must match its COPY lines and .dockerignore.
 IMAGE_INPUTS = ("requirements.txt", "app")
 #: Never part of the image (.dockerignore), so never part of its content hash.

@@ -4,7 +4,7 @@ emulator, and each instance's first boot played by its own user data in a sandbo
 What differs from real AWS is only where AWS is (the emulator, through ``AWS_ENDPOINT_URL``)
 and where the instance boots (a sandbox on this machine, reached on 127.0.0.1). Terraform's
 configuration is the production one, unchanged; the provider comes from a local mirror when
-one is found (see :mod:`harness.rehearsal.provider`).
+one is found (see :mod:`harness.provider`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3  # type: ignore[import-untyped]
 
-from harness.cloud import BootWatch, Cloud, Progress
+from harness.cloud import BootWatch, Cloud
 from harness.docker import Docker
 from harness.errors import TargetError
 from harness.hcl import load_directory
@@ -32,10 +32,12 @@ from harness.provider import (
     pinned_version,
     this_platform,
 )
+from harness.redact import safe_url
 from harness.rehearsal.instances import USER_DATA_LOG, InstanceHost
+from harness.runs import Progress, RunFiles
 
 if TYPE_CHECKING:
-    from harness.deploy import TerraformRun
+    from harness.rehearsal.emulator import Emulator
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +57,10 @@ ALIVE_STATES = ("pending", "running", "stopping", "stopped")
 CLI_CONFIG_FILE = "rehearsal.tfrc"
 #: The harness reaches the sandboxes on loopback only: the security group's allowed CIDR.
 RUNNER_CIDRS = ("127.0.0.1/32",)
+#: Seconds a sandbox's reboot may take until the service answers again: a container restart
+#: (the engine inside stops cleanly first), the engine's start, the container's and uvicorn's.
+#: Measured here at 8 to 20 s with a load of 16 on 2 cores; the rest is headroom.
+REHEARSAL_REBOOT_TIMEOUT = 90.0
 
 
 class RehearsalError(TargetError):
@@ -65,7 +71,8 @@ def require_loopback(url: str, what: str) -> str:
     """``url`` when it is on 127.0.0.1 (or localhost); RehearsalError otherwise."""
     if not is_loopback(url):
         raise RehearsalError(
-            f"{what} must be on 127.0.0.1, not {url}: the rehearsal sends nothing elsewhere"
+            f"{what} must be on 127.0.0.1, not {safe_url(url)}: the rehearsal sends nothing "
+            "elsewhere"
         )
     return url.rstrip("/")
 
@@ -77,6 +84,11 @@ class Rehearsal(Cloud):
     #: A sandbox boots in seconds and is looked at on loopback: a look a second costs nothing,
     #: where a pause doubling up to 20 s overshot the moment it became healthy by up to 20 s.
     boot_poll_max_wait = 1.0
+    reboot_timeout = REHEARSAL_REBOOT_TIMEOUT
+    other_places = (
+        "Docker: containers, volumes and networks labelled with the run's id (the sandboxes "
+        "that play its instances)",
+    )
 
     def __init__(
         self,
@@ -96,6 +108,33 @@ class Rehearsal(Cloud):
             )
         self.provider_mirror: Path = mirror
         self.docker = docker or Docker()
+        #: The emulator this cloud started for one command (None: one given by URL).
+        self._own_emulator: Emulator | None = None
+
+    @classmethod
+    def with_own_emulator(cls, progress: Progress) -> Rehearsal:
+        """A rehearsal on an emulator started now, which :meth:`close` ends."""
+        from harness.rehearsal.emulator import Emulator
+
+        emulator = Emulator().start()
+        try:
+            rehearsal = cls(emulator.url)
+        except BaseException:
+            emulator.stop()
+            raise
+        rehearsal._own_emulator = emulator
+        progress(f"AWS emulator for this session at {emulator.url}")
+        return rehearsal
+
+    def close(self, run_id: str, progress: Progress) -> None:
+        """The command's own emulator ends with it, and everything it emulated with it: the
+        sandboxes of the run's instances go too, as a terminated instance would."""
+        emulator, self._own_emulator = self._own_emulator, None
+        if emulator is None:
+            return
+        for container in InstanceHost(run_id, self.docker).reap(alive=()):
+            progress(f"the emulator ends: removed the sandbox {container}")
+        emulator.stop()
 
     def runner_cidrs(self) -> list[str]:
         return list(RUNNER_CIDRS)
@@ -109,7 +148,7 @@ class Rehearsal(Cloud):
 
     # -- Terraform ------------------------------------------------------------------------
 
-    def environment(self, base: Mapping[str, str], run: TerraformRun) -> dict[str, str]:
+    def environment(self, base: Mapping[str, str], run: RunFiles) -> dict[str, str]:
         env = {
             name: value
             for name, value in base.items()
@@ -130,7 +169,7 @@ class Rehearsal(Cloud):
         env["TF_CLI_CONFIG_FILE"] = str(run.workdir / CLI_CONFIG_FILE)
         return env
 
-    def before_init(self, run: TerraformRun) -> None:
+    def before_init(self, run: RunFiles) -> None:
         (run.workdir / CLI_CONFIG_FILE).write_text(mirror_cli_config(self.provider_mirror))
 
     # -- the instance -----------------------------------------------------------------------
@@ -143,7 +182,7 @@ class Rehearsal(Cloud):
         )
         return session, self.emulator_url
 
-    def _ec2(self, run: TerraformRun) -> Any:
+    def _ec2(self, run: RunFiles) -> Any:
         """EC2 as the rehearsal's instance host sees it (not the deployment's calls)."""
         session = boto3.session.Session(
             aws_access_key_id=INSTANCE_HOST_KEY_ID,
@@ -152,11 +191,11 @@ class Rehearsal(Cloud):
         )
         return session.client("ec2", endpoint_url=self.emulator_url)
 
-    def _instances(self, run: TerraformRun) -> list[str]:
+    def _instances(self, run: RunFiles) -> list[str]:
         """The run's instances the emulator has that are not terminated."""
         answer = self._ec2(run).describe_instances(
             Filters=[
-                {"Name": "tag:RunId", "Values": [run.record.run_id]},
+                {"Name": f"tag:{RUN_ID_KEY}", "Values": [run.record.run_id]},
                 {"Name": "instance-state-name", "Values": list(ALIVE_STATES)},
             ]
         )
@@ -166,7 +205,7 @@ class Rehearsal(Cloud):
             for instance in reservation.get("Instances", [])
         ]
 
-    def user_data(self, run: TerraformRun, instance_id: str) -> bytes:
+    def user_data(self, run: RunFiles, instance_id: str) -> bytes:
         """The instance's user data as cloud-init receives it: decoded, and unzipped."""
         answer = self._ec2(run).describe_instance_attribute(
             InstanceId=instance_id, Attribute="userData"
@@ -174,10 +213,10 @@ class Rehearsal(Cloud):
         raw = base64.b64decode(answer.get("UserData", {}).get("Value", ""))
         return gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
 
-    def host(self, run: TerraformRun) -> InstanceHost:
+    def host(self, run: RunFiles) -> InstanceHost:
         return InstanceHost(run.record.run_id, self.docker)
 
-    def after_apply(self, run: TerraformRun, progress: Progress) -> None:
+    def after_apply(self, run: RunFiles, progress: Progress) -> None:
         host = self.host(run)
         booting = [i for i in self._instances(run) if host.find(i) is None]
         if not booting:
@@ -194,7 +233,7 @@ class Rehearsal(Cloud):
                 f"in sandbox {sandbox.container}, API port on {sandbox.base_url}"
             )
 
-    def base_url(self, run: TerraformRun) -> str:
+    def base_url(self, run: RunFiles) -> str:
         instance_id = str(run.record.outputs["instance_id"])
         sandbox = self.host(run).find(instance_id)
         if sandbox is None:
@@ -203,7 +242,7 @@ class Rehearsal(Cloud):
             )
         return require_loopback(sandbox.base_url, "the instance's API")
 
-    def boot_watch(self, run: TerraformRun) -> BootWatch:
+    def boot_watch(self, run: RunFiles) -> BootWatch:
         host = self.host(run)
         instance_id = str(run.record.outputs["instance_id"])
 
@@ -231,9 +270,18 @@ class Rehearsal(Cloud):
 
         return BootWatch(failed, details)
 
-    def after_destroy(self, run: TerraformRun, progress: Progress) -> None:
+    def after_destroy(self, run: RunFiles, progress: Progress) -> None:
         for container in self.host(run).reap(self._instances(run)):
             progress(f"instance ended: removed its sandbox {container}")
 
-    def other_leftovers(self, run: TerraformRun) -> list[Leftover]:
+    def other_leftovers(self, run: RunFiles) -> list[Leftover]:
         return self.docker.leftovers({RUN_ID_KEY: run.record.run_id})
+
+    def first_boot_log(self, run: RunFiles) -> tuple[str, str]:
+        """The sandbox's /var/log/user-data.log (the emulator has no console output)."""
+        instance_id = str(run.record.outputs["instance_id"])
+        sandbox = self.host(run).find(instance_id)
+        if sandbox is None:
+            return f"{USER_DATA_LOG} of {instance_id}", "(no sandbox plays the instance now)"
+        text = self.host(run).read(sandbox.container, USER_DATA_LOG)
+        return f"{USER_DATA_LOG} of {instance_id} (read from its sandbox)", text

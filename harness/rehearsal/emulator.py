@@ -29,6 +29,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_f
 from harness import processes
 from harness.errors import TargetError
 from harness.ports import free_port
+from harness.rehearsal import reboots
 from harness.rehearsal.front import Call, Front, Interceptor
 
 logger = logging.getLogger(__name__)
@@ -98,7 +99,10 @@ class Emulator:
             self.stop()
             raise
         self._front = Front(
-            self.moto_url, interceptor=self._interceptor, log_path=self._log_path
+            self.moto_url,
+            interceptor=self._interceptor,
+            log_path=self._log_path,
+            reaction=reboots.react,
         ).start()
         logger.info("AWS emulator at %s (moto at %s)", self._front.url, self.moto_url)
         return self

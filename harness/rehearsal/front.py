@@ -67,6 +67,9 @@ class Refusal:
 
 #: Decides, for each call, whether to refuse it (a Refusal) or let it through (None).
 Interceptor = Callable[[Call], Refusal | None]
+#: Told of each call the emulator accepted, with the request's body (the rehearsal's instances
+#: react to some: a reboot, see harness/rehearsal/reboots.py).
+Reaction = Callable[[Call, bytes], None]
 
 
 def identify(headers: dict[str, str], body: bytes) -> Call:
@@ -154,6 +157,7 @@ class Front:
         *,
         interceptor: Interceptor | None = None,
         log_path: Path | None = None,
+        reaction: Reaction | None = None,
     ) -> None:
         parts = urlsplit(upstream)
         if not is_loopback(upstream) or parts.port is None:
@@ -161,6 +165,7 @@ class Front:
         self.upstream = (str(parts.hostname), parts.port)  # a loopback name, checked above
         self.interceptor = interceptor
         self.log_path = log_path
+        self.reaction = reaction
         self._calls: list[Call] = []
         self._lock = threading.Lock()
         self._server = _QuietServer(("127.0.0.1", 0), self._handler_class())
@@ -232,6 +237,8 @@ class Front:
                     connection.close()
                 if status == 200:
                     answer = _fidelity(call, answer)
+                    if front.reaction is not None:
+                        front.reaction(call, body)
                 self._answer(status, answer_headers, answer)
 
             def _answer(self, status: int, headers: dict[str, str], body: bytes) -> None:

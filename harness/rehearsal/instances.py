@@ -9,7 +9,10 @@ emulator hands out.
 
 Every sandbox carries the run's labels (Project, RunId, ManagedBy) and the instance's id, so
 the teardown check finds one that outlived its instance, and :meth:`InstanceHost.reap` ends
-each one whose instance is gone, as EC2 ends a terminated instance.
+each one whose instance is gone, as EC2 ends a terminated instance. :func:`reboot` restarts
+the sandbox of an instance EC2 was asked to reboot: its disk (the container's layer, the
+engine's volume) is kept, its processes end, and its boot script tells the reboot from the
+first boot (``sandbox/lib/boot.sh``).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import hashlib
 import logging
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,14 +30,15 @@ from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 from harness.docker import Docker, DockerError, choose_base_image
 from harness.labels import INSTANCE_LABEL, PROJECT, PROJECT_KEY, RUN_ID_KEY, run_labels
 from harness.paths import REPO_ROOT
+from harness.ports import SERVICE_PORT as API_PORT
+from harness.ports import free_port
+from harness.runs import Progress
 
 logger = logging.getLogger(__name__)
 
 SANDBOX_DIR = Path(__file__).resolve().parent / "sandbox"
 #: The repository of the sandbox image; its tag is a hash of what goes into it.
 SANDBOX_REPOSITORY = f"{PROJECT}-rehearsal-instance"
-#: The port the user data publishes the API on.
-API_PORT = 5000
 #: Where the sandbox's boot script reads the user data, and what it leaves behind.
 USER_DATA_PATH = "/var/lib/cloud/instance/user-data.txt"
 EXIT_PATH = "/var/lib/rehearsal/user-data.exit"
@@ -55,8 +59,9 @@ BUILD_TIMEOUT = 900.0
 WARM_INPUTS = ("Dockerfile", "requirements.txt")
 #: The label of the build-cache volumes (they carry no run id: every run shares them).
 CACHE_LABEL = f"{PROJECT}.rehearsal-cache"
-
-Progress = Callable[[str], None]
+#: Seconds a rebooting sandbox gets to stop its engine cleanly (systemd gives docker.service
+#: 90 s; the engine gives each container 10 s) before it is killed, as EC2's hard reboot.
+REBOOT_GRACE = 60
 
 
 def builder_stage(root: Path = REPO_ROOT) -> str:
@@ -248,7 +253,9 @@ class InstanceHost:
             for key, value in labels.items():
                 args += ["--label", f"{key}={value}"]
             args += [*SANDBOX_PRIVILEGES, "--volume", engine_state]
-            args += ["--publish", f"127.0.0.1::{API_PORT}", image]
+            # A fixed port, not an ephemeral one: Docker picks a new ephemeral port at each
+            # start, and an instance keeps its address across a reboot.
+            args += ["--publish", f"127.0.0.1:{free_port()}:{API_PORT}", image]
             self.docker.run(*args, timeout=60.0)
             with tempfile.TemporaryDirectory(prefix="user-data-") as directory:
                 path = Path(directory) / "user-data.txt"
@@ -310,3 +317,18 @@ class InstanceHost:
             self._end(container)
             ended.append(container)
         return ended
+
+
+def reboot(instance_ids: Iterable[str], docker: Docker | None = None) -> list[str]:
+    """Reboot the sandbox of each instance in ``instance_ids`` (of any run), as EC2 reboots
+    an instance: its processes are asked to stop, then it starts again over the same disk.
+    Returns the sandboxes rebooted; an instance with no running sandbox is left alone, as
+    EC2 ignores a reboot of a terminated instance."""
+    docker = docker or Docker()
+    rebooted: list[str] = []
+    for instance_id in instance_ids:
+        for container in docker.containers({INSTANCE_LABEL: instance_id}, running_only=True):
+            logger.info("rebooting instance %s: restarting its sandbox %s", instance_id, container)
+            docker.restart(container, stop_timeout=REBOOT_GRACE)
+            rebooted.append(container)
+    return rebooted

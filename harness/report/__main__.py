@@ -15,7 +15,15 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness.report import HTML_DIR, HTML_REPORT, RESULTS_DIR, SCREENSHOTS_DIR, SUMMARY, summary
+from harness.report import (
+    HTML_DIR,
+    HTML_REPORT,
+    RESULTS_DIR,
+    SCREENSHOTS_DIR,
+    SUMMARY,
+    life,
+    summary,
+)
 from harness.report import results as results_module
 from harness.report.browser import BrowserUnavailable, open_page
 from harness.report.html import ReportError, render
@@ -62,7 +70,10 @@ def _build(results_dir: Path, html_dir: Path, summary_path: Path, name: str) -> 
     except ReportError as exc:
         logger.error("%s", exc)
         return 1
-    summary_path.write_text(summary.render(found, summary_path=summary_path, html_path=page))
+    timelines = life.read_phases(results_dir)
+    summary_path.write_text(
+        summary.render(found, summary_path=summary_path, html_path=page, timelines=timelines)
+    )
     logger.info("report: %s (%.1f MB); summary: %s", page, page.stat().st_size / 1e6, summary_path)
     return 0
 

@@ -60,3 +60,23 @@ def screenshots(page: Page, directory: Path, *, feature: str, scenario: str, ste
 def _click(element: WebElement) -> None:
     element.parent.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
     element.click()
+
+
+GLOBALS_TAB = '[data-testid="nav-tab-globalAttachments"]'
+ATTACHMENT = '[data-testid="test-result-attachment"]'
+IMAGE = '[data-testid="image-attachment-content"] img, img'
+
+
+def global_attachments(page: Page) -> str:
+    """The Global Attachments tab (each target's deployment life), once open, as text."""
+    _click(page.wait_for(GLOBALS_TAB))
+    page.wait_for(ATTACHMENT)
+    return page.text()
+
+
+def open_global_attachment(page: Page, name: str) -> WebElement:
+    """Unfold the global attachment called ``name`` (the tab open) and return it, shown."""
+    attachment = page.wait_for(ATTACHMENT, text=name)
+    _click(attachment.find_element("css selector", ATTACHMENT_HEADER))
+    page.driver.execute_script("arguments[0].scrollIntoView({block: 'start'})", attachment)
+    return attachment

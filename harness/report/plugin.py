@@ -7,6 +7,9 @@ its feature and story, its steps, its status with the reason, its times. This pl
   is two results, side by side), and what it ran against: the deployment's URL, its run id
   and image where the target has them, and the commit of the tree;
 - every request a step made through harness/client.py and its answer, attached to that step;
+- the deployment's life once it is stopped and checked: its timeline as a picture, its
+  first boot's log, what Terraform created, the teardown check's verdict (harness/report/
+  life.py), as global attachments of the target's environment;
 - the API key redacted from all of it (harness/report/writer.py scrubs whatever is written).
 
 Several sessions may write into one DIR: a nested session is given ``nested_args(config)``
@@ -28,10 +31,11 @@ from pytest_bdd.scenario import scenario_wrapper_template_registry
 from harness import exchanges
 from harness.paths import repo_path
 from harness.redact import SECRETS
-from harness.report import facts
+from harness.report import facts, life
 from harness.report.results import FEATURE_FILE, TARGET
 from harness.report.transcript import title, transcript
 from harness.report.writer import RedactingFileLogger
+from harness.targets import Target
 
 
 class _Attacher:
@@ -95,6 +99,22 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     stop = config.stash.get(_STOP_LISTENING, None)
     if stop is not None:
         stop()
+
+
+def attach_life(config: pytest.Config, target: Target) -> list[str]:
+    """Attach the life of ``target``, stopped now, to this session's results (when it writes
+    any); returns the attachments' names.
+
+    Called by the deployment fixture once the deployment is stopped: a session fixture's
+    teardown runs after the last scenario's result is written, so these are global
+    attachments of the target's environment rather than a scenario's."""
+    label = target_label(config)
+    if not results_dir(config) or not label:
+        return []
+    writers = [p for p in allure_plugins.get_plugins() if isinstance(p, RedactingFileLogger)]
+    if not writers:
+        return []
+    return life.attach(writers[0], label, target.timeline)
 
 
 def _label(name: str, value: str) -> None:

@@ -1,7 +1,9 @@
-"""The Markdown summary: features by targets → passed / failed / skipped, and why not passed.
+"""The Markdown summary: features by targets → passed / failed / skipped, why not passed, and
+one line per target with how long each phase of its deployment took.
 
-Nothing in it changes from one run to the next unless an outcome does (no times, no ports,
-no run ids), so the committed copy shows a change of outcome as a one-line diff.
+Nothing in the table changes from one run to the next unless an outcome does (no ports, no
+run ids), so the committed copy shows a change of outcome as a one-line diff; only the last
+section, the phases' durations, changes with every run.
 """
 
 from __future__ import annotations
@@ -12,13 +14,21 @@ from pathlib import Path
 
 from harness.paths import REPO_ROOT
 from harness.report.results import Result, targets
+from harness.timeline import Timeline, summary_line
 
 #: Allure's statuses, in the order a cell lists them.
 STATUSES = ("passed", "failed", "broken", "skipped", "unknown")
 
 
-def render(results: list[Result], *, summary_path: Path, html_path: Path) -> str:
-    """The summary's Markdown; links are relative to ``summary_path``'s folder."""
+def render(
+    results: list[Result],
+    *,
+    summary_path: Path,
+    html_path: Path,
+    timelines: dict[str, Timeline] | None = None,
+) -> str:
+    """The summary's Markdown; links are relative to ``summary_path``'s folder; ``timelines``
+    are the deployments' phases, by target."""
     names = targets(results)
     here = summary_path.parent
     html = _relative(html_path, here)
@@ -61,6 +71,19 @@ def render(results: list[Result], *, summary_path: Path, html_path: Path) -> str
                 f"| {r.target} | {r.feature} | {_escape(scenario)} | {r.status} "
                 f"| {_escape(_first_line(r.message))} |"
             )
+    lived = [(name, timelines[name]) for name in names if timelines and timelines.get(name)]
+    if lived:
+        lines += [
+            "",
+            "## How long each deployment took",
+            "",
+            "Each phase of the deployment the scenarios ran against, in the order it began (the",
+            "timeline is drawn in the HTML report, under Global Attachments).",
+            "",
+            "| target | phases |",
+            "|---|---|",
+        ]
+        lines += [f"| {name} | {_escape(summary_line(timeline))} |" for name, timeline in lived]
     return "\n".join([*lines, ""])
 
 

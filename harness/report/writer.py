@@ -14,6 +14,7 @@ from typing import Any
 
 from allure_commons import hookimpl
 from allure_commons.logger import AllureFileLogger
+from allure_commons.model2 import GLOBALS_PATTERN
 from attr import asdict
 
 from harness.redact import SECRETS, Redactor
@@ -41,6 +42,12 @@ class RedactingFileLogger(AllureFileLogger):
     @hookimpl
     def report_attached_data(self, body: str | bytes, file_name: str) -> None:
         self._write(file_name, body.encode() if isinstance(body, str) else body)
+
+    def write_globals(self, document: dict[str, Any]) -> None:
+        """A globals file of the caller's making: allure-python's Globals has no
+        ``environment``, which Allure Report 3 reads to show an attachment per environment."""
+        filename = GLOBALS_PATTERN.format(prefix=os.urandom(16).hex())
+        self._write(filename, json.dumps(self.redactor.data(document), ensure_ascii=False).encode())
 
     def _write(self, file_name: str, content: bytes) -> None:
         final = self.directory / file_name

@@ -12,33 +12,27 @@ instance's first boot played by its user data in a sandbox container (:mod:`harn
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
+from harness import cloud_choice, teardown
+from harness import timeline as phases
 from harness.cloud import Cloud, RealAws
-from harness.deploy import (
-    HEALTH_TIMEOUT,
-    TEARDOWN_TIMEOUT,
-    RunRecord,
-    TerraformRun,
-    latest_run_dir,
-    region_from,
-    runner_cidrs,
-)
+from harness.deploy import HEALTH_TIMEOUT, TerraformRun, runner_cidrs
 from harness.leftovers import Leftover
 from harness.paths import RUNS_DIR
+from harness.reboot import reboot
+from harness.redact import safe_url
+from harness.runs import RunRecord, latest_run_dir, region_from
 from harness.targets.base import (
+    RESTART,
     TEARDOWN,
     Endpoint,
     Target,
     TargetOptions,
     TargetUnavailable,
-    new_api_key,
     print_progress,
 )
 from harness.targets.url import existing_deployment
-
-if TYPE_CHECKING:
-    from harness.rehearsal.emulator import Emulator
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +41,7 @@ class AwsTarget(Target):
     """Applies terraform/ in the run's own directory, tests the instance, destroys it."""
 
     name = "aws"
+    capabilities: ClassVar[frozenset[str]] = frozenset({RESTART})
     lacks: ClassVar[dict[str, str]] = {
         TEARDOWN: (
             "the aws target's own session ends with the teardown check of its run; a second "
@@ -59,8 +54,8 @@ class AwsTarget(Target):
         self.run: TerraformRun | None = None
         #: The last run started, for leftovers() once it is destroyed.
         self._last_run: TerraformRun | None = None
-        #: The emulator this session started for a rehearsal (None: AWS, or one given).
-        self._emulator: Emulator | None = None
+        #: The cloud of the run this session created (None: none yet, or --reuse).
+        self._cloud: Cloud | None = None
         report = options.progress or print_progress
 
         def say(line: str) -> None:
@@ -72,13 +67,11 @@ class AwsTarget(Target):
         options = self.options
         if options.base_url:
             # An existing deployment: tested as the url target tests one, nothing touched.
-            if options.rehearse:
-                from harness.rehearsal import require_loopback
-
-                require_loopback(options.base_url, "--base-url in a rehearsal")
+            cloud_choice.check_existing_deployment(options.base_url, rehearse=options.rehearse)
             endpoint = existing_deployment(options)
             self.say(
-                f"testing the existing deployment at {endpoint.base_url}; nothing will be destroyed"
+                f"testing the existing deployment at {safe_url(endpoint.base_url)}; nothing "
+                "will be destroyed"
             )
             return endpoint
         runs_dir = options.runs_dir or RUNS_DIR
@@ -93,46 +86,71 @@ class AwsTarget(Target):
                     f"--reuse: the latest run, {run.record.run_id}, was deployed to "
                     f"{run.cloud.kind}: {hint} to reuse it, or deploy a new one"
                 )
+            run.timeline = self.timeline
             self.run = self._last_run = run
             self.say(f"reusing run {run.record.run_id} ({run.workdir}, {run.cloud.kind})")
-            return Endpoint(run.reuse(health_timeout=health_timeout), run.api_key())
-        cloud = self._cloud()
+            api_key = run.api_key()
+            self.mask(api_key)
+            return Endpoint(run.reuse(health_timeout=health_timeout), api_key)
+        self._cloud = cloud = cloud_choice.choose(
+            rehearse=options.rehearse,
+            emulator_url=options.emulator_url,
+            progress=self.say,
+            outlives_the_command="--keep with --rehearse" if options.keep else None,
+        )
         record = RunRecord(
             run_id=options.run_id,
             region=options.region or region_from(),
             allowed_cidrs=runner_cidrs(options.allowed_cidrs, cloud),
+            ttl_minutes=options.ttl_minutes,
         )
-        api_key = options.api_key or new_api_key()
+        api_key = self.run_key()
         self.run = self._last_run = TerraformRun.create(
             record, api_key, cloud=cloud, runs_dir=runs_dir, progress=self.say
         )  # from here on, _stop() destroys
+        self.run.timeline = self.timeline
         self.say(f"run {record.run_id}: applying in {self.run.workdir} ({cloud.kind})")
         return Endpoint(self.run.deploy(health_timeout=health_timeout), api_key)
 
-    def _cloud(self) -> Cloud:
-        if not self.options.rehearse:
-            return RealAws()
-        from harness.rehearsal import Rehearsal
-        from harness.rehearsal.emulator import Emulator
-
-        url = self.options.emulator_url
-        if url is None:
-            if self.options.keep:
-                raise TargetUnavailable(
-                    "--keep with --rehearse needs --emulator-url: the emulator this session "
-                    "starts ends with it (start one with: python -m harness.rehearsal.emulator)"
-                )
-            emulator = Emulator().start()
-            self._emulator = emulator
-            url = emulator.url
-            self.say(f"AWS emulator for this session at {url}")
-        return Rehearsal(url)
+    def restart(self) -> None:
+        """Reboot the instance through EC2 (RebootInstances) and wait until the service
+        answers again at the same address; the first boot's user data does not run again."""
+        if self.run is None:
+            raise TargetUnavailable(
+                "the aws target restarts only an instance it deployed or reuses (not one "
+                "given by --base-url)"
+            )
+        with self.timeline.phase(phases.REBOOT):
+            reboot(self.run, self.endpoint.base_url, self.say)
 
     def leftovers(self) -> list[Leftover]:
         """The teardown inventory of the last run: what carries its tags, in AWS or beyond."""
         if self._last_run is None:
             return []
-        return self._last_run.check_teardown(timeout=0)
+        return teardown.check(self._last_run, timeout=0)
+
+    def _note_what_was_made(self, run: TerraformRun) -> None:
+        """Keep, for the report, what only the live deployment can tell: the first boot's log
+        and what Terraform created. Anything that fails here is noted, never in the way of
+        the destroy that follows."""
+        try:
+            created = run.created()
+        except (OSError, ValueError, KeyError) as exc:
+            self.timeline.note(phases.CREATED, f"the state could not be read: {exc}\n")
+        else:
+            lines = [f"{address}\t{ident}" for address, ident in created]
+            outputs = [f"{name} = {value}" for name, value in run.record.outputs.items()]
+            head = f"run {run.record.run_id}: {len(created)} resource(s) in the state (address, id)"
+            body = "\n".join([head, *lines, "", "outputs:", *outputs])
+            self.timeline.note(phases.CREATED, body + "\n")
+        if "instance_id" not in run.record.outputs:
+            return
+        try:
+            where, text = run.cloud.first_boot_log(run)
+        except Exception as exc:  # a report's extra: never in the way of the destroy
+            self.timeline.note(phases.FIRST_BOOT_LOG, f"could not be read: {exc}\n")
+        else:
+            self.timeline.note(phases.FIRST_BOOT_LOG, f"{where}:\n\n{text}")
 
     def _stop(self) -> None:
         run, self.run = self.run, None
@@ -148,21 +166,12 @@ class AwsTarget(Target):
                     f"  destroy it:     {run.finish_command()}"
                 )
                 return
+            self._note_what_was_made(run)
             self.say(f"destroying run {run.record.run_id}")
-            run.destroy_and_verify(
-                teardown_timeout=self.options.teardown_timeout or TEARDOWN_TIMEOUT
+            teardown.destroy_and_verify(
+                run, teardown_timeout=self.options.teardown_timeout or teardown.TEARDOWN_TIMEOUT
             )
         finally:
-            self._stop_emulator()
-
-    def _stop_emulator(self) -> None:
-        """The session's own emulator ends with it, and everything it emulated with it: the
-        sandboxes of the run's instances go too, as a terminated instance would."""
-        emulator, self._emulator = self._emulator, None
-        if emulator is None:
-            return
-        from harness.rehearsal.instances import InstanceHost
-
-        for container in InstanceHost(self.options.run_id).reap(alive=()):
-            self.say(f"the emulator ends: removed the sandbox {container}")
-        emulator.stop()
+            cloud, self._cloud = self._cloud, None
+            if cloud is not None:
+                cloud.close(self.options.run_id, self.say)

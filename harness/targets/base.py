@@ -13,8 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
+from harness import ci
+from harness import timeline as phases
 from harness.errors import TargetError
+from harness.errors import TargetUnavailable as TargetUnavailable
 from harness.leftovers import Leftover
+from harness.timeline import Timeline
 
 #: Stop and start the service over the same data, at the same endpoint.
 RESTART = "restart"
@@ -61,6 +65,8 @@ class TargetOptions:
     health_timeout: float | None = None
     teardown_timeout: float | None = None
     runs_dir: Path | None = None
+    #: For the aws target: the instance's time to live in minutes (None: Terraform's default).
+    ttl_minutes: int | None = None
     #: For the local target: the port to publish on 127.0.0.1 (None: a free one).
     host_port: int | None = None
     #: For the aws target: rehearse offline (an AWS emulator, the instance in a sandbox), with
@@ -69,10 +75,9 @@ class TargetOptions:
     emulator_url: str | None = None
     #: Where a long start or stop reports progress (pytest's terminal, past its capture).
     progress: Callable[[str], None] | None = field(default=None, compare=False)
-
-
-class TargetUnavailable(TargetError):
-    """The target cannot run on this machine; the message says what to do instead."""
+    #: Where a line for the CI runner goes (a workflow command, read on stdout only; under
+    #: pytest, past its output capture). None: this process's stdout.
+    ci_output: Callable[[str], None] | None = field(default=None, compare=False)
 
 
 class StartFailed(TargetError):
@@ -106,6 +111,8 @@ class Target(ABC):
     def __init__(self, options: TargetOptions) -> None:
         self.options = options
         self._endpoint: Endpoint | None = None
+        #: What the deployment went through, and when (the report draws it).
+        self.timeline = Timeline()
 
     @classmethod
     def why_not(cls, capability: str) -> str | None:
@@ -130,6 +137,8 @@ class Target(ABC):
         stops the deployment too, and goes on."""
         try:
             self._endpoint = self._start()
+            # A key read back from a kept deployment (--reuse) exists only from here.
+            self.mask(self._endpoint.api_key)
         except TargetError as exc:
             problem = self._stop_saying_why()
             raise StartFailed(
@@ -139,7 +148,8 @@ class Target(ABC):
             self._tell(self._stop_saying_why())
             raise
         try:
-            yield self._endpoint
+            with self.timeline.phase(phases.SCENARIOS):
+                yield self._endpoint
         except BaseException:
             self._tell(self._stop_saying_why())
             raise
@@ -156,6 +166,17 @@ class Target(ABC):
         finally:
             self._endpoint = None
         return ""
+
+    def run_key(self) -> str:
+        """The key of this run: the one given (``--api-key``), else a new one; masked in a
+        CI job's log at once, before anything that could print it."""
+        key = self.options.api_key or new_api_key()
+        self.mask(key)
+        return key
+
+    def mask(self, key: str | None) -> None:
+        """Hide ``key`` in a CI job's log from here on (see :func:`harness.ci.mask`)."""
+        ci.mask(key, write=self.options.ci_output)
 
     def _tell(self, problem: str) -> None:
         if problem:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import ClassVar, NoReturn
 
+from harness import timeline as phases
 from harness.docker import CONTAINER_PORT, Docker, DockerError, EngineUnavailable, ensure_image
 from harness.labels import INSTANCE_LABEL, PROJECT, RUN_ID_KEY, harness_selector, run_labels
 from harness.leftovers import Leftover, describe
@@ -21,7 +22,6 @@ from harness.targets.base import (
     Target,
     TargetOptions,
     TargetUnavailable,
-    new_api_key,
     print_progress,
 )
 
@@ -60,25 +60,27 @@ class LocalTarget(Target):
             raise_unavailable(exc)
         if self.options.reuse:
             return self._reuse()
-        image = self.image = ensure_image(self.docker, progress=self.options.progress)
-        api_key = self.options.api_key or new_api_key()
+        with self.timeline.phase(phases.BUILD):
+            image = self.image = ensure_image(self.docker, progress=self.options.progress)
+        api_key = self.run_key()
         port = self.options.host_port or free_port()
         # Marked before anything exists: _stop() removes whatever got created, even after an
         # interrupt half-way through.
         self._created = True
-        self.docker.create_network(self.network, self.labels)
-        self.docker.create_volume(self.volume, self.labels)
-        self.docker.run_container(
-            image,
-            name=self.container,
-            labels=self.labels,
-            publish=("127.0.0.1", port, CONTAINER_PORT),
-            env={"API_KEY": api_key},
-            volumes={self.volume: "/data"},
-            network=self.network,
-        )
-        endpoint = Endpoint(f"http://127.0.0.1:{port}", api_key)
-        self._wait_healthy(endpoint.base_url)
+        with self.timeline.phase(phases.START):
+            self.docker.create_network(self.network, self.labels)
+            self.docker.create_volume(self.volume, self.labels)
+            self.docker.run_container(
+                image,
+                name=self.container,
+                labels=self.labels,
+                publish=("127.0.0.1", port, CONTAINER_PORT),
+                env={"API_KEY": api_key},
+                volumes={self.volume: "/data"},
+                network=self.network,
+            )
+            endpoint = Endpoint(f"http://127.0.0.1:{port}", api_key)
+            self._wait_healthy(endpoint.base_url)
         self._started = True
         logger.info(
             "local target: %s (container %s, image %s)", endpoint.base_url, self.container, image
@@ -107,6 +109,7 @@ class LocalTarget(Target):
             raise_unavailable("--reuse: no running container of a previous --keep run")
         details = self.docker.inspect(kept[0])
         env = dict(item.split("=", 1) for item in details["Config"]["Env"])
+        self.mask(env.get("API_KEY"))
         binding = details["NetworkSettings"]["Ports"][f"{CONTAINER_PORT}/tcp"][0]
         endpoint = Endpoint(f"http://{binding['HostIp']}:{binding['HostPort']}", env.get("API_KEY"))
         self.container = kept[0]
@@ -120,8 +123,9 @@ class LocalTarget(Target):
         return {**super().facts(), **({"image": self.image} if self.image else {})}
 
     def restart(self) -> None:
-        self.docker.restart(self.container, stop_timeout=STOP_TIMEOUT)
-        self._wait_healthy(self.endpoint.base_url)
+        with self.timeline.phase(phases.RESTART):
+            self.docker.restart(self.container, stop_timeout=STOP_TIMEOUT)
+            self._wait_healthy(self.endpoint.base_url)
 
     def _stop(self) -> None:
         if self._reused or not self._created:
@@ -134,21 +138,41 @@ class LocalTarget(Target):
                 f"python -m harness.docker clean --run-id {self.options.run_id}"
             )
             return
-        self.docker.remove_run(
-            self.options.run_id,
-            containers=[self.container],
-            volumes=[self.volume],
-            networks=[self.network],
-            stop_timeout=STOP_TIMEOUT,
-        )
+        with self.timeline.phase(phases.STOP):
+            self.docker.remove_run(
+                self.options.run_id,
+                containers=[self.container],
+                volumes=[self.volume],
+                networks=[self.network],
+                stop_timeout=STOP_TIMEOUT,
+            )
         self._created = self._started = False
-        remaining = self.leftovers()
+        with self.timeline.phase(phases.TEARDOWN_CHECK):
+            remaining = self.leftovers()
+        self.timeline.note(phases.TEARDOWN_VERDICT, _verdict(self.options.run_id, remaining))
         if remaining:
             raise DockerError(f"still there after stopping the local target: {describe(remaining)}")
 
     def leftovers(self) -> list[Leftover]:
         """What still carries this run's id on the engine."""
         return self.docker.leftovers({RUN_ID_KEY: self.options.run_id})
+
+
+def _verdict(run_id: str, remaining: list[Leftover]) -> str:
+    head = (
+        f"FAILED: {len(remaining)} resource(s) still carry the run's label"
+        if remaining
+        else "PASSED: nothing carries the run's label any more"
+    )
+    lines = [
+        f"teardown check of run {run_id}: {head}",
+        "",
+        "looked at:",
+        f"  Docker containers, volumes and networks labelled {RUN_ID_KEY}={run_id}",
+    ]
+    if remaining:
+        lines += ["", "still there:", *(f"  {line}" for line in describe(remaining))]
+    return "\n".join(lines) + "\n"
 
 
 def raise_unavailable(reason: object) -> NoReturn:

@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import IO
 
 from harness import processes
+from harness import timeline as phases
 from harness.leftovers import Leftover
 from harness.paths import REPO_ROOT
 from harness.ports import free_port
 from harness.readiness import wait_for_health
-from harness.targets.base import RESTART, TEARDOWN, Endpoint, Target, new_api_key
+from harness.targets.base import RESTART, TEARDOWN, Endpoint, Target
 
 logger = logging.getLogger(__name__)
 
@@ -109,14 +110,15 @@ class ProcessTarget(Target):
     def _start(self) -> Endpoint:
         self._workdir = Path(tempfile.mkdtemp(prefix=f"state-api-{self.options.run_id}-"))
         self._made = (None, self._workdir)
-        api_key = self.options.api_key or new_api_key()
+        api_key = self.run_key()
         self._server = ServiceProcess(
             self._workdir / "logs.db",
             free_port(),
             api_key,
             log_path=self._workdir / "server.log",
         )
-        self._server.start()
+        with self.timeline.phase(phases.START):
+            self._server.start()
         self._made = (self._server.pid, self._workdir)
         logger.info("process target: %s (data in %s)", self._server.base_url, self._workdir)
         return Endpoint(self._server.base_url, api_key)
@@ -124,8 +126,9 @@ class ProcessTarget(Target):
     def restart(self) -> None:
         assert self._server is not None, "start() first"
         assert self._workdir is not None
-        self._server.stop()
-        self._server.start()
+        with self.timeline.phase(phases.RESTART):
+            self._server.stop()
+            self._server.start()
         self._made = (self._server.pid, self._workdir)
 
     def leftovers(self) -> list[Leftover]:
@@ -143,15 +146,16 @@ class ProcessTarget(Target):
         return found
 
     def _stop(self) -> None:
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
-        if self._workdir is not None:
-            if self.options.keep:
-                logger.warning("kept the data of the process target in %s", self._workdir)
-            else:
-                shutil.rmtree(self._workdir, ignore_errors=True)
-            self._workdir = None
+        with self.timeline.phase(phases.STOP):
+            if self._server is not None:
+                self._server.stop()
+                self._server = None
+            if self._workdir is not None:
+                if self.options.keep:
+                    logger.warning("kept the data of the process target in %s", self._workdir)
+                else:
+                    shutil.rmtree(self._workdir, ignore_errors=True)
+                self._workdir = None
 
 
 def _running(pid: int) -> bool:

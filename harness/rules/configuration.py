@@ -1,29 +1,25 @@
-"""The rules the Terraform configuration keeps, checked statically from ``terraform/*.tf``.
+"""Rules on the Terraform configuration (``terraform/*.tf``), read statically.
 
 Each ``*_problems`` function checks one rule, the one a step of ``infrastructure.feature``
 states, and returns the problems it found (empty when the rule holds), so that a step or a test
 shows every way the rule is broken at once. ``terraform validate`` (scripts/lint.sh) checks
-that the configuration is valid; these rules check that it is the deployment we promise. The
-variables' own validations run in Terraform itself, through :func:`check_variable_values`.
+that the configuration is valid; these rules check that it is the deployment we promise.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from harness import terraform
 from harness.hcl import Block, TerraformConfig, is_expression
+from harness.labels import MANAGED_BY_KEY, PROJECT_KEY, RUN_ID_KEY
+from harness.ports import SERVICE_PORT
 
-#: Tags every resource of a run carries (the teardown check looks for them).
-REQUIRED_TAGS = ("ManagedBy", "Project", "RunId")
-#: The only port the API listens on.
-API_PORT = 5000
+#: Tags every resource of a run carries: the teardown check finds a run's resources by Project
+#: and RunId; ManagedBy says what made them (the harness, or a bare ``terraform apply``).
+REQUIRED_TAGS = (MANAGED_BY_KEY, PROJECT_KEY, RUN_ID_KEY)
 #: Resource types that take a ``tags`` argument, as used (or likely to be used) here.
 TAGGABLE = frozenset(
     {
@@ -44,9 +40,6 @@ UNTAGGABLE = frozenset(
 #: Outputs the harness reads after an apply.
 REQUIRED_OUTPUTS = ("api_url", "instance_id", "public_ip", "security_group_id")
 _WHOLE_INTERNET = ("0.0.0.0/0", "::/0")
-#: First-boot commands that can fail: the dead man's switch must be armed before any of them.
-_FALLIBLE_COMMAND = re.compile(r"^(dnf|yum|docker|tar|base64|curl|pip|systemctl enable --now)\b")
-_ARMING_COMMAND = re.compile(r"^(/usr/local/sbin/dead-mans-switch|shutdown -h|systemd-run)\b")
 
 
 def _first(body: Mapping[str, Any], name: str) -> dict[str, Any]:
@@ -57,7 +50,8 @@ def _first(body: Mapping[str, Any], name: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _mentions(value: Any, needle: str) -> bool:
+def mentions(value: Any, needle: str) -> bool:
+    """Whether ``needle`` occurs anywhere in ``value`` (an expression, a block, a map...)."""
     return needle in json.dumps(value)
 
 
@@ -100,10 +94,10 @@ def inbound_port_problems(config: TerraformConfig) -> list[str]:
         body = rule.body
         if body.get("ip_protocol") != "tcp":
             problems.append(f"{rule.address}: protocol {body.get('ip_protocol')!r}, not 'tcp'")
-        if body.get("from_port") != API_PORT or body.get("to_port") != API_PORT:
+        if body.get("from_port") != SERVICE_PORT or body.get("to_port") != SERVICE_PORT:
             problems.append(
                 f"{rule.address}: ports {body.get('from_port')}-{body.get('to_port')},"
-                f" not {API_PORT} only"
+                f" not {SERVICE_PORT} only"
             )
     return problems
 
@@ -117,8 +111,8 @@ def inbound_source_problems(config: TerraformConfig) -> list[str]:
         for key in ("prefix_list_id", "referenced_security_group_id"):
             if key in body:
                 problems.append(f"{rule.address}: source {key}, not var.allowed_cidrs")
-        from_variable = _mentions(sources, "var.allowed_cidrs") or (
-            _mentions(body.get("for_each"), "var.allowed_cidrs") and _mentions(sources, "each.")
+        from_variable = mentions(sources, "var.allowed_cidrs") or (
+            mentions(body.get("for_each"), "var.allowed_cidrs") and mentions(sources, "each.")
         )
         if not sources or not from_variable:
             problems.append(f"{rule.address}: source is not taken from var.allowed_cidrs")
@@ -140,7 +134,7 @@ def inbound_internet_problems(config: TerraformConfig) -> list[str]:
         f"{address}: inbound from {cidr}"
         for address, value in inbound
         for cidr in _WHOLE_INTERNET
-        if _mentions(value, cidr)
+        if mentions(value, cidr)
     ]
 
 
@@ -204,7 +198,7 @@ def _carries_run_tags(config: TerraformConfig, tags: Any) -> bool:
     resolved = _resolve_local(config, tags)
     if isinstance(resolved, dict):
         return all(key in resolved for key in REQUIRED_TAGS)
-    if _mentions(tags, "local.tags"):
+    if mentions(tags, "local.tags"):
         return _carries_run_tags(config, "${local.tags}")
     return False
 
@@ -223,14 +217,14 @@ def default_tag_problems(config: TerraformConfig) -> list[str]:
         for key in REQUIRED_TAGS:
             if key not in tags:
                 problems.append(f"provider aws: default_tags lacks {key}")
-            elif not _mentions(tags[key], "var."):
+            elif not mentions(tags[key], "var."):
                 problems.append(f"provider aws: default tag {key} is not taken from a variable")
     return problems
 
 
 def _has_name(config: TerraformConfig, tags: Any) -> bool:
     resolved = _resolve_local(config, tags)
-    return (isinstance(resolved, dict) and "Name" in resolved) or _mentions(resolved, "Name")
+    return (isinstance(resolved, dict) and "Name" in resolved) or mentions(resolved, "Name")
 
 
 def name_tag_problems(config: TerraformConfig) -> list[str]:
@@ -265,7 +259,7 @@ def eni_tag_problems(config: TerraformConfig) -> list[str]:
 def _eni_tagged(config: TerraformConfig, instance: Block) -> bool:
     reference = f"{instance.address}.primary_network_interface_id"
     return any(
-        _mentions(tag.body.get("resource_id"), reference)
+        mentions(tag.body.get("resource_id"), reference)
         and _carries_run_tags(config, tag.body.get("for_each"))
         for tag in config.resources("aws_ec2_tag")
     )
@@ -291,7 +285,7 @@ def output_secret_problems(config: TerraformConfig) -> list[str]:
     return [
         f"output {name}: reveals the API key"
         for name, body in config.outputs().items()
-        if _mentions(body.get("value"), "var.api_key") or "api_key" in name
+        if mentions(body.get("value"), "var.api_key") or "api_key" in name
     ]
 
 
@@ -333,159 +327,3 @@ def shutdown_behaviour_problems(config: TerraformConfig) -> list[str]:
                 f"{instance.address}: instance_initiated_shutdown_behavior is not 'terminate'"
             )
     return problems
-
-
-def dead_mans_switch_problems(user_data: str) -> list[str]:
-    """The user data arms the dead man's switch before any command that can fail."""
-    problems: list[str] = []
-    for command in top_level_commands(user_data):
-        if _ARMING_COMMAND.match(command):
-            return problems
-        if _FALLIBLE_COMMAND.match(command) and not problems:
-            problems.append(f"user data runs {command!r} before arming the dead man's switch")
-    problems.append("user data never arms the dead man's switch")
-    return problems
-
-
-#: What a fresh Amazon Linux 2023 host may lack: the package that brings each command.
-PACKAGED_COMMANDS = {"docker": "docker", "tar": "tar", "gzip": "gzip", "gunzip": "gzip"}
-
-
-def package_problems(user_data: str) -> list[str]:
-    """The user data installs (with dnf) every package it uses before it first uses it:
-    docker, and tar and gzip to unpack the application."""
-    problems: list[str] = []
-    installed: set[str] = set()
-    for command in top_level_commands(user_data):
-        if re.match(r"^dnf\s+install\b", command):
-            installed.update(word for word in command.split()[2:] if not word.startswith("-"))
-            continue
-        for segment in re.split(r"\||&&|;|\$\(", command):
-            words = segment.split()
-            if not words:
-                continue
-            needed = {PACKAGED_COMMANDS[words[0]]} if words[0] in PACKAGED_COMMANDS else set()
-            if words[0] == "tar" and any(re.fullmatch(r"-\w*z\w*", w) for w in words[1:]):
-                needed.add("gzip")
-            for package in sorted(needed - installed):
-                problems.append(f"user data runs {words[0]!r} before installing {package}")
-                installed.add(package)  # once per package
-    return problems
-
-
-def base_image_problems(config: TerraformConfig, user_data: str, dockerfile_base: str) -> list[str]:
-    """The instance builds the image on ``var.base_image``, whose default is the Dockerfile's
-    own base image as Amazon's public ECR mirror of Docker Hub's official images serves it."""
-    problems: list[str] = []
-    variable = config.variables().get("base_image")
-    if variable is None:
-        return ["no variable base_image"]
-    library = dockerfile_base if "/" in dockerfile_base else f"docker/library/{dockerfile_base}"
-    expected = f"public.ecr.aws/{library}"
-    if variable.get("default") != expected:
-        problems.append(
-            f"variable base_image defaults to {variable.get('default')!r}, not {expected!r}"
-        )
-    if not re.search(r"docker build\b.*--build-arg 'BASE_IMAGE=\$\{base_image\}'", user_data):
-        problems.append("user data does not build with --build-arg BASE_IMAGE=${base_image}")
-    for instance in config.resources("aws_instance"):
-        if not _mentions(config.locals().get("user_data"), "var.base_image"):
-            problems.append(
-                f"{instance.address}: the user data template is not given var.base_image"
-            )
-    return problems
-
-
-def top_level_commands(script: str) -> list[str]:
-    """The script's lines outside heredoc bodies, comments and blank lines, stripped."""
-    commands: list[str] = []
-    terminator: str | None = None
-    for raw in script.splitlines():
-        line = raw.strip()
-        if terminator is not None:
-            if line == terminator:
-                terminator = None
-            continue
-        if not line or line.startswith("#"):
-            continue
-        commands.append(line)
-        heredoc = re.search(r"<<-?\s*'?\"?(\w+)", line)
-        if heredoc:
-            terminator = heredoc.group(1)
-    return commands
-
-
-@dataclass(frozen=True)
-class VariableCheck:
-    """What Terraform said about a set of variable values."""
-
-    accepted: bool
-    message: str
-
-
-def check_variable_values(
-    variables_tf: Path, values: Mapping[str, Any], workdir: Path
-) -> VariableCheck:
-    """Run the variables' own ``validation`` blocks with Terraform itself, offline.
-
-    ``variables.tf`` alone declares no provider, so ``terraform plan`` on a copy of it needs
-    no ``init`` and no registry: it checks the values and plans nothing.
-    """
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "variables.tf").write_text(variables_tf.read_text(encoding="utf-8"))
-    (workdir / "check.auto.tfvars.json").write_text(json.dumps(dict(values)))
-    completed = terraform.run(
-        ("plan", "-input=false", "-lock=false"),
-        cwd=workdir,
-        env=terraform.quiet_cli_config(workdir),
-        timeout=120,
-    )
-    errors = [line.strip("│╷╵ ") for line in completed.stderr.splitlines() if line.strip("│╷╵ ")]
-    return VariableCheck(completed.returncode == 0, "\n".join(errors))
-
-
-_RENDER_CONFIG = """\
-variable "values" {
-  type = any
-}
-
-output "rendered" {
-  value = templatefile("${path.module}/template", var.values)
-}
-
-output "user_data_base64" {
-  value = base64gzip(templatefile("${path.module}/template", var.values))
-}
-"""
-
-#: EC2 refuses user data over this many bytes, counted before base64 (here: gzip'd bytes).
-USER_DATA_LIMIT = 16384
-
-
-@dataclass(frozen=True)
-class RenderedTemplate:
-    """A template as Terraform's templatefile() renders it, and as EC2 receives it: gzip'd
-    by Terraform's base64gzip(), as main.tf sends it."""
-
-    text: str
-    user_data_base64: str
-
-    @property
-    def user_data_bytes(self) -> int:
-        """The size EC2 holds against its limit: the gzip'd bytes, not their base64."""
-        return len(base64.b64decode(self.user_data_base64))
-
-
-def render_template(template: Path, values: Mapping[str, Any], workdir: Path) -> RenderedTemplate:
-    """Render ``template`` with Terraform's own ``templatefile()``, offline (no provider)."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "main.tf").write_text(_RENDER_CONFIG)
-    (workdir / "template").write_text(template.read_text(encoding="utf-8"))
-    (workdir / "render.auto.tfvars.json").write_text(json.dumps({"values": dict(values)}))
-    env = terraform.quiet_cli_config(workdir)
-    for args in (("apply", "-auto-approve", "-input=false", "-lock=false"), ("output", "-json")):
-        completed = terraform.run(args, cwd=workdir, env=env, timeout=120)
-        if completed.returncode != 0:
-            raise RuntimeError(f"terraform {args[0]} failed: {completed.stderr.strip()}")
-    outputs = json.loads(completed.stdout)
-    return RenderedTemplate(outputs["rendered"]["value"], outputs["user_data_base64"]["value"])
