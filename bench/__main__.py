@@ -6,7 +6,8 @@ throughput at 1k, 100k and 1M rows), memory (100,000 updates), overload (1,000 c
 beside 32), slow-clients (a container under more slow clients than its file limit), startup
 (docker run to /health, and its floors), profile (py-spy under load), harness (pytest's own
 wall time; with --fresh-clone, the README's test command from a fresh clone), all (every one,
-in that order), report (only re-render RESULTS.md and growth.png).
+in that order), rehearsal-phases (one rehearsed deployment, phase by phase), report (only
+re-render RESULTS.md and growth.png).
 
 Exit codes: 0 measured and written; 1 a measurement failed; 2 bad arguments.
 """
@@ -36,6 +37,7 @@ from bench import (
     memory,
     overload,
     profile,
+    rehearsal_phases,
     report,
     slow_clients,
     startup,
@@ -54,6 +56,7 @@ SECTIONS = (
     "startup",
     "profile",
     "harness",
+    "rehearsal-phases",
 )
 
 
@@ -105,6 +108,7 @@ def run_section(name: str, args: argparse.Namespace, workdir: Path) -> dict[str,
             workdir, rounds=1 if quick else 3, seconds=5 if quick else 20
         ),
         "slow-clients": lambda: slow_clients.measure(seconds=15 if quick else 40),
+        "rehearsal-phases": rehearsal_phases.measure,
         "startup": lambda: startup.measure(runs=2 if quick else 5),
         "profile": lambda: {"routes": profile.measure(workdir, seconds=3 if quick else 8)},
         "harness": lambda: {

@@ -170,6 +170,7 @@ def render(results: dict[str, Any]) -> str:
     lines += startup_section(results.get("startup"))
     lines += profile_section(results.get("profile"))
     lines += harness_section(results.get("harness"))
+    lines += rehearsal_phases_section(results.get("rehearsal-phases"))
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -564,6 +565,24 @@ def harness_section(harness: dict[str, Any] | None) -> list[str]:
         for seconds, phase, test in clone["slowest"]:
             lines.append(f"| {seconds:.1f} | {phase} | `{test}` |")
         lines.append("")
+    return lines
+
+
+def rehearsal_phases_section(phases: dict[str, Any] | None) -> list[str]:
+    if not phases:
+        return []
+    lines: list[str] = []
+    _section_header(lines, "One rehearsed deployment, phase by phase", phases)
+    lines += [
+        f"A nested `pytest {phases['feature']} --target=aws --rehearse` against an emulator "
+        f"of its own: {phases['total_s']:.0f} s in all. Seconds since the emulator was asked "
+        "to start, at the lines that mark a phase:",
+        "",
+        "```",
+        *(f"{seconds:6.1f}  {line}" for seconds, line in phases["lines"]),
+        "```",
+        "",
+    ]
     return lines
 
 
