@@ -241,8 +241,12 @@ rehearsal's waits: the `speed` branch).
   (`app/server.py`, `BatchAcceptLoop`). `--limit-concurrency` would answer 503 to the
   waiting clients rather than serve them, `--backlog` was not the limit, h11 is slower than
   httptools. With every connection served in turn, a request's wait is about the number of
-  connections over the rate (1,000 / 2,000 req/s = 0.5 s): the p99 goal needs the rate of a
-  quieter machine than this one, where the load average was 12 to 20 during the runs below.
+  connections over the rate (1,000 / 5,000 req/s = 0.2 s). At a load average of 2 to 4 (the
+  table below) no request went unanswered within 5 s and p99 stayed at 0.30-0.44 s in every
+  round (goal met); the rate at 1,000 connections was 0.78-0.97 of that at 32, median 0.80
+  (goal not met; not profiled further: wrk's two threads share the 2 cores with the
+  server, and do more work at 1,000 connections too). Earlier runs at a load of 12 to 20
+  gave the same 0 unanswered but p99 of 0.7-3 s: the tail is the machine's.
 - **Slow clients.** Before: with the container's file limit at 256, 500 clients sending a
   header byte a second took every descriptor (256 open): the normal client's kept-alive
   connections failed and no newcomer was served (table below). Now (`app/server.py`): a
