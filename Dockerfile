@@ -46,5 +46,6 @@ EXPOSE 5000
 # urllib from the standard library: no curl in the image. A non-2xx answer raises, exit 1.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
   CMD ["python3", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:5000/health', timeout=2)"]
-# Exec form: uvicorn is PID 1 and gets SIGTERM directly, so `docker stop` ends it at once.
-ENTRYPOINT ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "5000"]
+# Exec form: the server (uvicorn, configured in app/server.py) is PID 1 and gets SIGTERM
+# directly, so `docker stop` ends it at once.
+ENTRYPOINT ["python3", "-m", "app.server", "--host", "0.0.0.0", "--port", "5000"]

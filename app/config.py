@@ -42,6 +42,13 @@ class Settings(BaseSettings):
         default="FULL",
         description="FULL: an answered update survives power loss; NORMAL: only a process crash.",
     )
+    HEADER_TIMEOUT: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="Seconds a client has to send a request's line and headers (from its "
+        "connection, or from the previous answer); then it is answered 408 and disconnected.",
+    )
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @property

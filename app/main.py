@@ -1,4 +1,4 @@
-"""The application: ``uvicorn app.main:app``."""
+"""The application: ``uvicorn app.main:app`` (served as it ships by ``python -m app.server``)."""
 
 from __future__ import annotations
 

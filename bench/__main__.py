@@ -2,10 +2,12 @@
 bench/RESULTS.md and bench/growth.png from them.
 
 Sections: throughput (the service beside a bare FastAPI app), growth (GET /logs, memory and
-throughput at 1k, 100k and 1M rows), memory (100,000 updates), startup (docker run to
-/health, and its floors), profile (py-spy under load), harness (pytest's own wall time; with
---fresh-clone, the README's test command from a fresh clone), all (every one, in that order),
-report (only re-render RESULTS.md and growth.png).
+throughput at 1k, 100k and 1M rows), memory (100,000 updates), overload (1,000 connections
+beside 32), slow-clients (a container under more slow clients than its file limit), startup
+(docker run to /health, and its floors), profile (py-spy under load), harness (pytest's own
+wall time; with --fresh-clone, the README's test command from a fresh clone), all (every one,
+in that order), rehearsal-phases (one rehearsed deployment, phase by phase), report (only
+re-render RESULTS.md and growth.png).
 
 Exit codes: 0 measured and written; 1 a measurement failed; 2 bad arguments.
 """
@@ -29,12 +31,33 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench import harness_speed, logs, memory, profile, report, startup, throughput
+from bench import (
+    harness_speed,
+    logs,
+    memory,
+    overload,
+    profile,
+    rehearsal_phases,
+    report,
+    slow_clients,
+    startup,
+    throughput,
+)
 from bench.common import ensure_tools, load_average
 
 logger = logging.getLogger("bench")
 
-SECTIONS = ("throughput", "growth", "memory", "startup", "profile", "harness")
+SECTIONS = (
+    "throughput",
+    "growth",
+    "memory",
+    "overload",
+    "slow-clients",
+    "startup",
+    "profile",
+    "harness",
+    "rehearsal-phases",
+)
 
 
 def machine() -> dict[str, str]:
@@ -81,6 +104,11 @@ def run_section(name: str, args: argparse.Namespace, workdir: Path) -> dict[str,
             rounds=1 if quick else 3,
         ),
         "memory": lambda: memory.measure(workdir, updates=2_000 if quick else 100_000),
+        "overload": lambda: overload.measure(
+            workdir, rounds=1 if quick else 3, seconds=5 if quick else 20
+        ),
+        "slow-clients": lambda: slow_clients.measure(seconds=15 if quick else 40),
+        "rehearsal-phases": rehearsal_phases.measure,
         "startup": lambda: startup.measure(runs=2 if quick else 5),
         "profile": lambda: {"routes": profile.measure(workdir, seconds=3 if quick else 8)},
         "harness": lambda: {

@@ -45,7 +45,7 @@ def goals(results: dict[str, Any]) -> list[str]:
         lines.append(
             f"| `GET /status` ≥ 0.85 of bare | {_spread(status['ratio'])} "
             f"(vs bare without access log: {_spread(status['ratio_no_access_log'])}) | "
-            f"bare FastAPI, same uvicorn command, same run | "
+            f"bare FastAPI on uvicorn's defaults, same run | "
             f"{_met(status['ratio']['median'] >= 0.85)} "
             f"(without access log: {_met(status['ratio_no_access_log']['median'] >= 0.85)}"
             + (
@@ -95,6 +95,37 @@ def goals(results: dict[str, Any]) -> list[str]:
             f"after {memory['updates']:,} | {memory['at_rest_mib']:.1f} MiB at rest | "
             f"{_met(memory['after_updates_mib'] <= memory['at_rest_mib'] * 1.25)} (within 25 %) |"
         )
+    over = results.get("overload")
+    if over:
+        for name, figures in over["servers"].items():
+            p99 = figures["p99_ms_many"]
+            late = sum(figures["timeouts"])
+            ok = late == 0 and p99["high"] <= 500 and figures["ratio"]["median"] >= 0.9
+            lines.append(
+                f"| {name}: 1,000 connections, 0 requests over 5 s, p99 ≤ 0.5 s, req/s ≥ 0.9 of "
+                f"that at 32 | unanswered in 5 s: {', '.join(map(str, figures['timeouts']))}; "
+                f"p99 {_spread(p99, '{:.0f}')} ms; req/s {_spread(figures['ratio'])} of 32 | "
+                f"the same process at 32 connections, same round | {_met(ok)} |"
+            )
+    slow = results.get("slow-clients")
+    if slow:
+        for name, phases in slow["configurations"].items():
+            quiet, attacked = phases["quiet"], phases["under slow clients"]
+            newcomers = attacked["newcomers"]
+            ok = (
+                attacked["normal"]["timeouts"] == 0
+                and attacked["normal"]["socket_errors"] == 0
+                and newcomers["failed"] == 0
+            )
+            lines.append(
+                f"| {name}: {slow['slow_clients']} slow clients, file limit {slow['nofile']}: "
+                f"the normal client served | p99 {attacked['normal']['p99_ms']:.1f} ms, "
+                f"{attacked['normal']['timeouts']} unanswered, "
+                f"{attacked['normal']['socket_errors']} socket errors, "
+                f"{attacked['normal']['rps']:.0f} req/s; newcomers "
+                f"{newcomers['answered']} served, {newcomers['failed']} not | quiet: p99 "
+                f"{quiet['normal']['p99_ms']:.1f} ms | {_met(ok)} |"
+            )
     startup = results.get("startup")
     if startup:
         run = startup["run_to_healthy_s"]
@@ -134,16 +165,20 @@ def render(results: dict[str, Any]) -> str:
     lines += throughput_section(results.get("throughput"))
     lines += growth_section(results.get("growth"))
     lines += memory_section(results.get("memory"))
+    lines += overload_section(results.get("overload"))
+    lines += slow_clients_section(results.get("slow-clients"))
     lines += startup_section(results.get("startup"))
     lines += profile_section(results.get("profile"))
     lines += harness_section(results.get("harness"))
+    lines += rehearsal_phases_section(results.get("rehearsal-phases"))
     return "\n".join(lines).rstrip() + "\n"
 
 
 FINDINGS = """## What the profiles showed, and what changed
 
 Found with py-spy under wrk (the `profile` section below) and cProfile over the ASGI app
-in-process; each change is one commit on the `perf` branch.
+in-process; each change is one commit on the `perf` branch (overload, slow clients and the
+rehearsal's waits: the `speed` branch).
 
 - **`GET /status`** paid two thread-pool hops per request (a plain `def` dependency and a
   plain `def` route each run in anyio's pool), a dump, re-validation and serialisation of the
@@ -188,6 +223,77 @@ in-process; each change is one commit on the `perf` branch.
   `scripts/test.sh` runs them three at a time (`pytest -n 3`), after the rest of the suite in
   one process, which keeps both cores busy on its own. Creating the virtual environments and
   the static checks (pip, then ruff, mypy, checkov) come next.
+- **Overload (1,000 connections): the requests that starved were never read.** Found with
+  py-spy (`py-spy record --pid PID` under `wrk -t2 -c1000`: the loop busy in uvicorn's
+  `transport.write`, starlette and the app, nothing blocking) and, decisively, with the
+  server's own view: a uvicorn patched to time each request from its head to its last byte,
+  to measure the loop's lag and count its open connections, and `ss -ltn` on the listening
+  socket. Every request the server read was answered within 0.2-1 s, yet only 560-630 of
+  the 1,000 connections were open in the server: the other ~440 sat in the kernel's accept
+  queue (`Recv-Q` of the listening socket), drained at 2 or 3 a second, so their requests
+  waited tens of seconds. The kernel dropped nothing (`ListenOverflows` 0; the backlog, 2,048,
+  was never full), the access log's writes and GC pauses (at most 60-130 ms) were not it:
+  **libuv, under uvloop, accepts one connection per turn of the event loop** (libuv 1.45,
+  PR #3696), and with hundreds of busy connections a turn takes 100-300 ms. asyncio's own
+  loop accepts up to the backlog at once (all 1,000 open, none over 5 s) but served about a
+  fifth fewer requests a second at 32 connections here, so the service keeps uvloop and its
+  own listening socket accepts every waiting connection each time it is ready
+  (`app/server.py`, `BatchAcceptLoop`). `--limit-concurrency` would answer 503 to the
+  waiting clients rather than serve them, `--backlog` was not the limit, h11 is slower than
+  httptools. With every connection served in turn, a request's wait is about the number of
+  connections over the rate (1,000 / 5,000 req/s = 0.2 s). At a load average of 2 to 4 (the
+  table below) no request went unanswered within 5 s and p99 stayed at 0.30-0.44 s in every
+  round (goal met); the rate at 1,000 connections was 0.78-0.97 of that at 32, median 0.80
+  (goal not met; not profiled further: wrk's two threads share the 2 cores with the
+  server, and do more work at 1,000 connections too). Earlier runs at a load of 12 to 20
+  gave the same 0 unanswered but p99 of 0.7-3 s: the tail is the machine's.
+- **Slow clients.** Before: with the container's file limit at 256, 500 clients sending a
+  header byte a second took every descriptor (256 open): the normal client's kept-alive
+  connections failed and no newcomer was served (table below). Now (`app/server.py`): a
+  head must arrive within `HEADER_TIMEOUT` (10 s), else 408 and close; the connections are
+  capped at the file limit less 64, and a connection beyond the cap takes the place of the
+  one that has waited longest for its head; when the descriptors run out in the middle of a
+  batch of accepts, accepting resumes 50 ms later (asyncio's 1 s pause let hundreds queue).
+  The README's Security section says what is and is not covered.
+- **Start-up**: the image already holds compiled bytecode for the standard library, the
+  virtual environment and `app/` (checked in the image: every `__pycache__` is there); the
+  first request needs FastAPI, pydantic and the service's models, which are what the import
+  profile shows, so no import is left to defer cheaply. The entrypoint is now
+  `python -m app.server`.
+- **The rehearsal, case by case** (`speed` branch, 2026-11-28, load average 10 to 20 on the 2
+  cores, other engineers' rehearsals running beside it). One rehearsed session timed line by
+  line (`features/test_status.py` on `--target=aws --rehearse`, 72 s in all): the emulator
+  1 s; the nested pytest's start 5 s; `terraform init` 2 s (Terraform links the provider
+  from the mirror, then hashes its 675 MB against the lock file: 3-7 s under more load);
+  `apply` 29 s, of which 17 s are the data sources' first reads (moto builds its EC2
+  data on the first call: 12 s on each emulator's first apply, 0-1 s after) and 11 s the
+  instance (the AWS provider waits 10 s before its first look at a new instance's state; the
+  same 10 s on destroy, so 20 s a case that no setting of ours removes); the sandbox's first
+  boot 6 s; the delivery 1 s; `/health` 7.6 s (the image built inside the sandbox); the
+  scenarios; `destroy` 17 s; the sandbox's removal 1.5 s; the teardown check 0.7 s.
+  What changed: the waits on a rehearsed instance looked at it after pauses doubling up to
+  20 s (delivery: up to 10 s), so each healthy boot was seen up to 20 s late (here: at 15 s
+  instead of 7.6 s), and a wait that failed slept past its deadline: the never-healthy case
+  asks for `--health-timeout=60` and waited 71 s for health alone, after the delivery's own
+  wait (the timeout bounds the delivery and the health wait each), an apply with the
+  emulator's first-use cost and a destroy: 135 s. A rehearsed instance is now looked at
+  every second and no wait sleeps past its deadline (`harness/readiness.py`,
+  `Rehearsal.boot_poll_max_wait`; a real AWS boot keeps 20 s). `tests/test_ci_role.py`'s
+  deployment, a module fixture, ran once in each xdist worker that drew one of its two
+  tests (140 s of setup twice in the run below): its tests now share a worker
+  (`xdist_group`, `--dist loadgroup` in `scripts/test.sh`). Not changed: the provider's
+  10 s waits; a shared emulator across modules (`tests/conftest.py` has the session
+  `moto_endpoint`; only `tests/test_aws_rehearsal.py` uses its own emulator today, once
+  per worker); the static checks (164 s here in a new worktree: 36 s mypy, 100 s checkov
+  mostly creating `.venv-checkov`, which a fresh clone pays once).
+  `.venv/bin/python -m pytest -m rehearsal -n 3 --durations=0` before the loadgroup
+  change took 846 s at load 15-20 (385 s on 2026-11-27 at load 1-3): green 229 s, failing
+  scenario 211 s, never-healthy 194 s, keep/reuse 193 s, warnings 185 s, test_ci_role setup
+  145 + 138 s, tagged 142 s, dead man's switch 140 s, failing destroy 134 s, broken boot
+  127 s, signals 80-96 s each, refused apply 88 s. Five failed, on the machine's load
+  (`'docker volume ls' took more than 10s`, signal cases' cleanup); run again alone, each
+  passed (`-k "warnings_on_stderr"`: 157 s; `-k "SIGINT or failing_scenario_still" -n 2`:
+  86 s). `pytest -m "not slow" --target=process`: 249 passed in 40 s (45 s wall, load 15).
 - **`pytest -n 2`** (pytest-xdist) works on `process` and `local`, each worker with a deployment
   of its own (local workers build the image once between them), but gains little on this
   machine (the speed-up is under the table below; runs earlier in the day, under more load,
@@ -205,10 +311,11 @@ def throughput_section(tp: dict[str, Any] | None) -> list[str]:
         f"{tp['rounds']} rounds of {tp['seconds']:g} s per app and route, interleaved "
         "(`wrk -t1 -c32`, one uvicorn worker each, all on 127.0.0.1, wrk on the same 2 cores). "
         "The bare app's routes are `async def` (the faster kind) with nothing behind them; "
-        "`bare` is served by the same command as the service (uvicorn's defaults, so it writes "
-        "uvicorn's access line per request, as the service writes its own), `bare, no access "
-        "log` adds `--no-access-log`; `service, no access log` runs with `LOG_LEVEL=WARNING`, "
-        "only to show what the access line costs. Ratio: service / bare in the same round.",
+        "`bare` runs on uvicorn's defaults (so it writes uvicorn's access line per request, as "
+        "the service, started as it ships with `python -m app.server`, writes its own), "
+        "`bare, no access log` adds `--no-access-log`; `service, no access log` runs with "
+        "`LOG_LEVEL=WARNING`, only to show what the access line costs. Ratio: service / bare "
+        "in the same round.",
         "",
         "| route | app | req/s | p50 ms | p99 ms |",
         "|---|---|---|---|---|",
@@ -312,6 +419,71 @@ def memory_section(memory: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+def overload_section(over: dict[str, Any] | None) -> list[str]:
+    if not over:
+        return []
+    lines: list[str] = []
+    _section_header(lines, "Overload: 1,000 connections beside 32", over)
+    few, many = over["connections"]
+    lines += [
+        f"{over['rounds']} rounds, each: `wrk -t2 -c{few} -d{over['seconds'] / 2:g}s` then "
+        f"`wrk -t2 -c{many} -d{over['seconds']:g}s --timeout 5s --latency` on `GET /status`, "
+        "against each server in turn (both running all along, one process each, on "
+        "127.0.0.1; wrk on the same 2 cores). *Unanswered*: requests wrk counted as timeouts "
+        "(no answer within 5 s), one figure a round. Load: the 1-minute load average before "
+        "each round.",
+        "",
+        f"| server | req/s at {few} | req/s at {many} | ratio | p50 ms at {many} | "
+        f"p99 ms at {many} | unanswered in 5 s | load |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, f in over["servers"].items():
+        lines.append(
+            f"| {name} | {_spread(f['rps_few'], '{:.0f}')} | {_spread(f['rps_many'], '{:.0f}')}"
+            f" | {_spread(f['ratio'])} | {_spread(f['p50_ms_many'], '{:.0f}')} | "
+            f"{_spread(f['p99_ms_many'], '{:.0f}')} | {', '.join(map(str, f['timeouts']))} | "
+            f"{', '.join(f'{x:.1f}' for x in f['load'])} |"
+        )
+    return [*lines, ""]
+
+
+def slow_clients_section(slow: dict[str, Any] | None) -> list[str]:
+    if not slow:
+        return []
+    lines: list[str] = []
+    _section_header(lines, "Slow clients against a container's file limit", slow)
+    lines += [
+        f"The image `{slow['image']}` run with `--ulimit nofile={slow['nofile']}:"
+        f"{slow['nofile']}`, published on 127.0.0.1; each phase {slow['seconds']:g} s. "
+        f"*Under slow clients*: {slow['slow_clients']} connections, each sending a request "
+        "line and then a header one byte a second, reconnecting as soon as they are dropped. "
+        "*Normal client*: `wrk -t1 -c4 --timeout 5s` on `GET /status` (kept-alive "
+        "connections); *newcomers*: a new connection every 0.25 s asking `GET /health` "
+        "(5 s timeout). *Open files*: the most `/proc/1/fd` held in the container, sampled "
+        "every 2 s.",
+        "",
+        "| server | phase | normal: req/s | p99 ms | unanswered / socket errors | "
+        "newcomers served / not | slow: connections / answers | open files | load |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, phases in slow["configurations"].items():
+        for phase, f in phases.items():
+            normal, new, bad = f["normal"], f["newcomers"], f["slow"]
+            answers = ", ".join(f"{n} x {code}" for code, n in sorted(bad["answers"].items()))
+            lines.append(
+                f"| {name} | {phase} | {normal['rps']:.0f} | {normal['p99_ms']:.1f} | "
+                f"{normal['timeouts']} / {normal['socket_errors']} | "
+                f"{new['answered']} / {new['failed']} | "
+                + (
+                    f"{bad['opened']} / {answers or 'none'}, {bad['dropped']} dropped silently"
+                    if phase != "quiet"
+                    else "—"
+                )
+                + f" | {f['open_files_max']} | {f['load']:.1f} |"
+            )
+    return [*lines, ""]
+
+
 def startup_section(startup: dict[str, Any] | None) -> list[str]:
     if not startup:
         return []
@@ -397,6 +569,24 @@ def harness_section(harness: dict[str, Any] | None) -> list[str]:
         for seconds, phase, test in clone["slowest"]:
             lines.append(f"| {seconds:.1f} | {phase} | `{test}` |")
         lines.append("")
+    return lines
+
+
+def rehearsal_phases_section(phases: dict[str, Any] | None) -> list[str]:
+    if not phases:
+        return []
+    lines: list[str] = []
+    _section_header(lines, "One rehearsed deployment, phase by phase", phases)
+    lines += [
+        f"A nested `pytest {phases['feature']} --target=aws --rehearse` against an emulator "
+        f"of its own: {phases['total_s']:.0f} s in all. Seconds since the emulator was asked "
+        "to start, at the lines that mark a phase:",
+        "",
+        "```",
+        *(f"{seconds:6.1f}  {line}" for seconds, line in phases["lines"]),
+        "```",
+        "",
+    ]
     return lines
 
 

@@ -1,6 +1,7 @@
 """Requests per second of the service against a bare FastAPI app, measured side by side.
 
-All apps run at once, each as one uvicorn worker on 127.0.0.1 started by the same command;
+All apps run at once, each as one uvicorn worker on 127.0.0.1 (the service as it ships,
+``python -m app.server``; the bare app by ``python -m uvicorn``);
 wrk (one thread, the same connections) loads one route of one app at a time, and the rounds
 interleave the apps so that whatever else runs on the machine falls on all of them alike.
 Each round gives a ratio (service / baseline of that round); the report is their median and
@@ -8,8 +9,8 @@ spread, with wrk's p50 and p99 latency beside the req/s.
 
 Baselines: the bare app's routes are ``async def`` like the service's (faster than ``def``
 ones, which run in a thread pool), so the bar is the fastest bare route. The headline baseline
-is served exactly like the service (uvicorn's defaults, so it writes uvicorn's access line per
-request, as the service writes its own); a second one runs with ``--no-access-log``.
+runs on uvicorn's defaults (so it writes uvicorn's access line per request, as the service
+writes its own); a second one runs with ``--no-access-log``.
 """
 
 from __future__ import annotations
@@ -63,13 +64,14 @@ request = function()
 end
 """
 
-#: (name in the report, uvicorn app, extra uvicorn arguments, extra environment). The last
-#: one only shows what the service's access line costs: LOG_LEVEL=WARNING turns it off.
+#: (name in the report, uvicorn app, extra uvicorn arguments, extra environment). The service
+#: runs as it ships (``python -m app.server``: app is ""). The last one only shows what the
+#: service's access line costs: LOG_LEVEL=WARNING turns it off.
 APPS: tuple[tuple[str, str, tuple[str, ...], dict[str, str]], ...] = (
     ("bare", "bare_app:app", (), {}),
     ("bare, no access log", "bare_app:app", ("--no-access-log",), {}),
-    ("service", "app.main:app", (), {}),
-    ("service, no access log", "app.main:app", (), {"LOG_LEVEL": "WARNING"}),
+    ("service", "", (), {}),
+    ("service, no access log", "", (), {"LOG_LEVEL": "WARNING"}),
 )
 ROUTES = ("GET /status", "POST /update")
 
@@ -97,9 +99,13 @@ def measure(workdir: Path, *, rounds: int, seconds: float) -> dict[str, Any]:
         for name, app, extra, extra_env in APPS:
             label = name.replace(" ", "-").replace(",", "")
             env = {}
-            if app.startswith("app."):
+            module = "uvicorn"
+            if not app:
                 env = {**service_env, "DATABASE_PATH": str(workdir / f"{label}.db"), **extra_env}
-            servers[name] = stack.enter_context(serve(app, workdir, env, extra, name=label))
+                module = "app.server"
+            servers[name] = stack.enter_context(
+                serve(app, workdir, env, extra, name=label, module=module)
+            )
         order = [name for name, *_ in APPS]
         for round_number in range(rounds):
             # Rotate who goes first, so no app always runs right after another.

@@ -73,6 +73,10 @@ class BootWatch:
 class Cloud(ABC):
     """The points where a deployment to real AWS and its offline rehearsal differ."""
 
+    #: The longest pause between two looks at a booting instance (its delivery, its /health).
+    #: A real first boot takes minutes, and every look crosses the internet.
+    boot_poll_max_wait: float = 20.0
+
     #: Recorded in run.json, so that a later command (destroy, --reuse) finds the same cloud.
     kind: str
     #: How long a reboot of the instance may take until the service answers again.

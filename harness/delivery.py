@@ -16,6 +16,7 @@ from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wa
 
 from harness.bundle import sha256
 from harness.errors import TargetError
+from harness.readiness import until_deadline
 from harness.redact import safe_url, without_url_secrets
 
 PATH = "/app-bundle"
@@ -32,12 +33,15 @@ def deliver(
     timeout: float,
     progress: Callable[[str], None],
     failed: Callable[[], str | None] = lambda: None,
+    max_wait: float = 10.0,
 ) -> None:
     """Wait (at most ``timeout`` s) until the instance at ``base_url`` asks for ``bundle``,
     then send it. Nothing is sent to an instance that answers /health already (it has its
     application) or that waits for another bundle. ``failed`` ends the wait early with the
     reason the instance's boot failed, where that can be seen."""
-    if wait_until_asked(base_url, bundle, timeout=timeout, progress=progress, failed=failed):
+    if wait_until_asked(
+        base_url, bundle, timeout=timeout, progress=progress, failed=failed, max_wait=max_wait
+    ):
         send(base_url, bundle, progress=progress)
 
 
@@ -48,6 +52,7 @@ def wait_until_asked(
     timeout: float,
     progress: Callable[[str], None],
     failed: Callable[[], str | None] = lambda: None,
+    max_wait: float = 10.0,
 ) -> bool:
     """The first half of :func:`deliver`: True once the instance asks for ``bundle``, False
     when it runs its application already."""
@@ -87,7 +92,7 @@ def wait_until_asked(
     try:
         found = Retrying(
             stop=stop_after_delay(timeout),
-            wait=wait_exponential(multiplier=0.5, max=10),
+            wait=until_deadline(wait_exponential(multiplier=0.5, max=max_wait), timeout),
             retry=retry_if_result(lambda result: result is None),
             before_sleep=report,
         )(state)

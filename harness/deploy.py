@@ -214,7 +214,7 @@ class TerraformRun(RunFiles):
             base_url,
             timeout=timeout,
             initial_wait=1.0,
-            max_wait=20.0,
+            max_wait=self.cloud.boot_poll_max_wait,
             still_alive=(lambda: watch.failed() is None) if watch else None,
             context=(lambda: f"{watch.failed() or ''}\n{watch.details()}".strip())
             if watch
@@ -240,6 +240,7 @@ class TerraformRun(RunFiles):
                 timeout=health_timeout,
                 progress=self.progress,
                 failed=watch.failed if watch else lambda: None,
+                max_wait=self.cloud.boot_poll_max_wait,
             )
         if asked:
             with self.timeline.phase(phases.DELIVERY):

@@ -9,4 +9,5 @@ cd "$root"
 host="${HOST:-127.0.0.1}"
 port="${PORT:-5000}"
 echo "serving on http://$host:$port (database: ${DATABASE_PATH:-data/logs.db}); Ctrl-C stops it" >&2
-exec "${VENV:-$root/.venv}/bin/python" -m uvicorn app.main:app --host "$host" --port "$port"
+# uvicorn's settings live in app/server.py, the same for the image and the harness.
+exec "${VENV:-$root/.venv}/bin/python" -m app.server --host "$host" --port "$port"

@@ -36,8 +36,10 @@ else
   "${pytest[@]}" --clean-alluredir -m "not rehearsal" || status=$?
   # The rehearsal waits far more than it computes (Terraform polls EC2, instances boot):
   # three cases at a time, each in a worker of its own (pytest-xdist), take half the time.
+  # loadgroup: the tests of a module marked xdist_group share one worker, and so its
+  # module fixtures (tests/test_ci_role.py's deployment ran once per worker otherwise).
   echo "== the cloud path's rehearsal (three cases at a time)" >&2
-  "${pytest[@]}" -m rehearsal -n 3 || status=$?
+  "${pytest[@]}" -m rehearsal -n 3 --dist loadgroup || status=$?
 fi
 echo "== report" >&2
 report=0

@@ -25,7 +25,14 @@ from harness.rehearsal.emulator import Emulator
 from harness.rehearsal.iam import Outcome, Request
 from tests.test_aws_rehearsal import RUN_ID
 
-pytestmark = [pytest.mark.slow, pytest.mark.rehearsal, pytest.mark.usefixtures("rehearsal_tools")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.rehearsal,
+    pytest.mark.usefixtures("rehearsal_tools"),
+    # One worker for the module (scripts/test.sh: --dist loadgroup): its deployment, a
+    # module fixture, ran once in each worker that drew one of its tests.
+    pytest.mark.xdist_group("ci_role"),
+]
 
 ROOT = Path(__file__).resolve().parents[1]
 REGION = "eu-west-1"

@@ -82,6 +82,9 @@ class Rehearsal(Cloud):
     """AWS as an emulator at ``emulator_url``, instances as sandboxes on this machine."""
 
     kind = "rehearsal"
+    #: A sandbox boots in seconds and is looked at on loopback: a look a second costs nothing,
+    #: where a pause doubling up to 20 s overshot the moment it became healthy by up to 20 s.
+    boot_poll_max_wait = 1.0
     reboot_timeout = REHEARSAL_REBOOT_TIMEOUT
     other_places = (
         "Docker: containers, volumes and networks labelled with the run's id (the sandboxes "

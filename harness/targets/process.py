@@ -1,4 +1,5 @@
-"""The `process` target: ``uvicorn app.main:app`` as a real subprocess on a free port."""
+"""The `process` target: the service (``python -m app.server``, uvicorn configured as the image
+runs it) as a real subprocess on a free port."""
 
 from __future__ import annotations
 
@@ -49,7 +50,7 @@ class ServiceProcess:
             "PYTHONUNBUFFERED": "1",
         }
         self._log = self.log_path.open("ab")
-        command = [sys.executable, "-m", "uvicorn", "app.main:app"]
+        command = [sys.executable, "-m", "app.server"]
         command += ["--host", "127.0.0.1", "--port", str(self.port)]
         self._process = subprocess.Popen(  # nosec B603 - a fixed command, no shell
             command, cwd=REPO_ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT
