@@ -34,6 +34,8 @@ from harness.provider import (
 )
 from harness.redact import safe_url
 from harness.rehearsal.instances import USER_DATA_LOG, InstanceHost
+from harness.rehearsal.principals import CREDENTIALS as CREDENTIALS
+from harness.rehearsal.principals import INSTANCE_HOST_KEY_ID as INSTANCE_HOST_KEY_ID
 from harness.runs import Progress, RunFiles
 
 if TYPE_CHECKING:
@@ -41,12 +43,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: The emulator takes any credentials; these are never real ones (B105: not a secret). The
-#: deployment (Terraform, the teardown check) signs with the first, which stands for the CI
-#: role: the front holds its calls to the role's policy (harness/rehearsal/authorize.py). The
-#: rehearsal's own look at its instances signs with the second, which is not the role.
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "rehearsal", "AWS_SECRET_ACCESS_KEY": "rehearsal"}  # nosec B105
-INSTANCE_HOST_KEY_ID = "rehearsal-instance-host"
 #: Variables that could point Terraform at a real account, or elsewhere than the emulator.
 SCRUBBED_PREFIXES = ("AWS_",)
 SCRUBBED = frozenset({"TF_PLUGIN_CACHE_DIR"})

@@ -1,7 +1,8 @@
 """The CI role's policy, enforced at the emulator's front on every call the harness signs.
 
-For each call signed with the deployment's key (:data:`harness.rehearsal.CREDENTIALS`, the
-key that stands for the role), :class:`RoleEnforcer` works out what AWS would authorize —
+For each call signed with the deployment's key
+(:data:`harness.rehearsal.principals.CREDENTIALS`, the key that stands for the role),
+:class:`RoleEnforcer` works out what AWS would authorize —
 the action on each resource the call touches (by ARN), with the request's tags
 (``TagSpecification.N`` / ``Tag.N``), the resource's current tags (asked of the emulator
 directly, as another principal), the region, the instance type, and the implicit
@@ -25,8 +26,9 @@ from urllib.parse import parse_qs
 
 import boto3  # type: ignore[import-untyped]
 
-from harness.rehearsal.front import FRONT_KEY, Call, Refusal
+from harness.rehearsal.front import Call, Refusal
 from harness.rehearsal.iam import Outcome, Request, evaluate, evaluate_all
+from harness.rehearsal.principals import FRONT_KEY
 
 logger = logging.getLogger(__name__)
 

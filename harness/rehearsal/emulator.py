@@ -32,10 +32,11 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_f
 from harness import ci_role, processes
 from harness.errors import TargetError
 from harness.ports import free_port
-from harness.rehearsal import CREDENTIALS, lifecycle
+from harness.rehearsal import lifecycle
 from harness.rehearsal.authorize import RoleEnforcer
 from harness.rehearsal.front import Call, Front, Interceptor
 from harness.rehearsal.iam import Outcome, Request
+from harness.rehearsal.principals import CREDENTIALS
 
 logger = logging.getLogger(__name__)
 

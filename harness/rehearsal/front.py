@@ -36,6 +36,7 @@ from urllib.parse import parse_qs, urlsplit
 import boto3  # type: ignore[import-untyped]
 
 from harness.ports import is_loopback
+from harness.rehearsal.principals import FRONT_KEY
 
 logger = logging.getLogger(__name__)
 
@@ -77,9 +78,6 @@ Interceptor = Callable[[Call], Refusal | None]
 #: Told of each call the emulator answered with success, with the request's body (the
 #: rehearsal's instances react to some: see harness/rehearsal/lifecycle.py).
 Observer = Callable[[Call, bytes], None]
-#: The credentials of the front's own look into the emulator, which goes straight to moto and
-#: so is never recorded as a call (moto takes any credentials: not a secret).
-FRONT_KEY = "rehearsal-front"
 #: Instance states in which an instance's interface still holds its security groups.
 HOLDING_STATES = ("pending", "running", "shutting-down", "stopping", "stopped")
 #: The same, from the call and its body: what an account's policy decides (see
