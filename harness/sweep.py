@@ -5,14 +5,8 @@ state never recorded) and, as a janitor, for whatever old runs left behind.
 Two ways to choose:
 
 - one run: everything tagged ``Project`` (:data:`harness.labels.PROJECT`) and ``RunId``;
-- a janitor: everything tagged ``Project`` whose run is older than an age. Security groups,
-  their rules, network interfaces and elastic addresses carry no creation time, so each
-  resource is judged by its run (its ``RunId`` tag): a run's age is that of its youngest
-  instance (in any state EC2 still lists) or volume. A run younger than the age is left whole,
-  so nothing of a run that still has a young instance is ever deleted. A run with no instance
-  and no volume at all cannot be dated: nothing of it runs, so it is swept, but only after a
-  last look shows that no instance of it has appeared since (an apply makes its security
-  group seconds before its instance).
+- a janitor: everything tagged ``Project`` whose run is older than an age, each resource
+  judged by its run (:mod:`harness.sweep_search` says how a run without dates is judged).
 
 Whatever the choice, nothing is deleted unless the resource itself, described afresh just
 before its delete, still carries ``Project`` and the same ``RunId``: a resource of another
@@ -29,8 +23,6 @@ success. Throttling is retried by botocore's standard retry mode, with backoff; 
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -48,10 +40,12 @@ from tenacity import (
 
 from harness.aws_inventory import Inventory, asking_aws
 from harness.labels import PROJECT, PROJECT_KEY, RUN_ID_KEY
+from harness.runs import Progress
+from harness.sweep_search import ORDER, already_gone, old_runs, search, tags_of
+from harness.sweep_search import Found as Found
+from harness.sweep_search import parse_duration as parse_duration
 
 logger = logging.getLogger(__name__)
-
-Progress = Callable[[str], None]
 
 #: Throttling (RequestLimitExceeded, Throttling) is retried by botocore's standard mode, with
 #: exponential backoff and jitter; ten attempts ride out a burst of a minute or so.
@@ -70,15 +64,6 @@ BUSY_CODES = frozenset(
         "InvalidIPAddress.InUse",
         "InvalidNetworkInterface.InUse",
     }
-)
-#: The order of the deletes (see the module's docstring).
-ORDER = (
-    "ec2:instance",
-    "ec2:elastic-ip",
-    "ec2:network-interface",
-    "ec2:security-group-rule",
-    "ec2:security-group",
-    "ec2:volume",
 )
 #: Every AWS action the sweep calls, its final teardown check included: what the CI role's
 #: policy must allow it (tests/test_sweep.py checks the list against the calls made).
@@ -101,43 +86,10 @@ IAM_ACTIONS = frozenset(
         "tag:GetResources",
     }
 )
-_DURATION = re.compile(r"(\d+)([smhd])")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
 class SweepError(RuntimeError):
     """The sweep could not run (bad age, no credentials...)."""
-
-
-def parse_duration(text: str) -> timedelta:
-    """``"150m"``, ``"3h"``, ``"1d12h"`` → a timedelta; ValueError on anything else or zero."""
-    cleaned = text.strip().lower()
-    parts = _DURATION.findall(cleaned)
-    if not parts or "".join(n + u for n, u in parts) != cleaned:
-        raise ValueError(f"{text!r} is not a duration such as 150m, 3h or 1d12h")
-    age = sum((timedelta(**{_UNITS[unit]: int(n)}) for n, unit in parts), timedelta())
-    if age <= timedelta():
-        raise ValueError(f"{text!r} is no age at all")
-    return age
-
-
-@dataclass(frozen=True)
-class Found:
-    """One resource the search found: its type and id, the run it belongs to, its state, when
-    it was made (None: EC2 does not say), and what its delete needs (``extra``)."""
-
-    type: str
-    id: str
-    run_id: str
-    state: str
-    created: datetime | None = None
-    extra: tuple[tuple[str, str], ...] = ()
-
-    def get(self, key: str) -> str:
-        return dict(self.extra).get(key, "")
-
-    def describe(self) -> str:
-        return f"{self.type}\t{self.id}\tRunId={self.run_id or '(none)'}\t{self.state}"
 
 
 @dataclass
@@ -152,10 +104,6 @@ class Outcome:
         return [f"deleted\t{item.describe()}" for item in self.deleted] + [
             f"left\t{item.describe()}\t{why}" for item, why in self.left
         ]
-
-
-def _tags(item: dict[str, Any]) -> dict[str, str]:
-    return {tag["Key"]: tag["Value"] for tag in item.get("Tags", item.get("TagSet", []))}
 
 
 def _code(exc: ClientError) -> str:
@@ -178,83 +126,6 @@ def _refused(exc: ClientError) -> str:
 
 def _busy(exc: BaseException) -> bool:
     return isinstance(exc, ClientError) and _code(exc) in BUSY_CODES
-
-
-def search(inventory: Inventory) -> list[Found]:
-    """Every EC2 resource carrying the inventory's tags that still exists, in delete order."""
-    found: list[Found] = []
-    for reservation in inventory.ec2_tagged("describe_instances", "Reservations"):
-        for instance in reservation.get("Instances", []):
-            found.append(
-                Found(
-                    "ec2:instance",
-                    instance["InstanceId"],
-                    _tags(instance).get(RUN_ID_KEY, ""),
-                    instance.get("State", {}).get("Name", "unknown"),
-                    instance.get("LaunchTime"),
-                )
-            )
-    for address in inventory.tagged_addresses():
-        found.append(
-            Found(
-                "ec2:elastic-ip",
-                address.get("AllocationId") or address.get("PublicIp", ""),
-                _tags(address).get(RUN_ID_KEY, ""),
-                "associated" if address.get("AssociationId") else "unassociated",
-            )
-        )
-    for interface in inventory.ec2_tagged("describe_network_interfaces", "NetworkInterfaces"):
-        found.append(
-            Found(
-                "ec2:network-interface",
-                interface["NetworkInterfaceId"],
-                _tags(interface).get(RUN_ID_KEY, ""),
-                interface.get("Status", "unknown"),
-            )
-        )
-    for rule in inventory.ec2_tagged("describe_security_group_rules", "SecurityGroupRules"):
-        found.append(
-            Found(
-                "ec2:security-group-rule",
-                rule["SecurityGroupRuleId"],
-                _tags(rule).get(RUN_ID_KEY, ""),
-                "egress" if rule.get("IsEgress") else "ingress",
-                extra=(("group", rule.get("GroupId", "")),),
-            )
-        )
-    for group in inventory.ec2_tagged("describe_security_groups", "SecurityGroups"):
-        found.append(
-            Found(
-                "ec2:security-group",
-                group["GroupId"],
-                _tags(group).get(RUN_ID_KEY, ""),
-                "exists",
-            )
-        )
-    for volume in inventory.ec2_tagged("describe_volumes", "Volumes"):
-        found.append(
-            Found(
-                "ec2:volume",
-                volume["VolumeId"],
-                _tags(volume).get(RUN_ID_KEY, ""),
-                volume.get("State", "unknown"),
-                volume.get("CreateTime"),
-            )
-        )
-    return found
-
-
-def old_runs(found: Iterable[Found], older_than: timedelta, now: datetime) -> set[str]:
-    """The run ids (as found) whose youngest dated resource is older than ``older_than``, and
-    those with nothing dated (see the module's docstring)."""
-    youngest: dict[str, datetime | None] = {}
-    for item in found:
-        previous = youngest.get(item.run_id)
-        if item.created is None:
-            youngest.setdefault(item.run_id, None)
-        elif previous is None or item.created > previous:
-            youngest[item.run_id] = item.created
-    return {run for run, when in youngest.items() if when is None or now - when > older_than}
 
 
 class Sweeper:
@@ -310,7 +181,7 @@ class Sweeper:
 
         ``recheck_undated`` (the janitor): first look again whether a run found with nothing
         dated has an instance by now, and leave such a run whole."""
-        outcome = Outcome(found=[item for item in found if not _already_gone(item)])
+        outcome = Outcome(found=[item for item in found if not already_gone(item)])
         if not outcome.found:
             self.progress("sweep: nothing to delete")
             return outcome
@@ -372,7 +243,7 @@ class Sweeper:
             raise
         if described is None:
             return None, None
-        tags = _tags(described)
+        tags = tags_of(described)
         if tags.get(PROJECT_KEY) != PROJECT or tags.get(RUN_ID_KEY, "") != item.run_id:
             return described, (
                 f"it no longer carries {PROJECT_KEY}={PROJECT} and {RUN_ID_KEY}="
@@ -503,10 +374,6 @@ class Sweeper:
             ec2.delete_volume(VolumeId=item.id)
         else:
             raise ValueError(f"the sweep cannot delete a {item.type}")
-
-
-def _already_gone(item: Found) -> bool:
-    return item.state in ("terminated", "deleted")
 
 
 def sweep_run(

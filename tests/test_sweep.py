@@ -23,7 +23,8 @@ import pytest
 from harness.labels import PROJECT
 from harness.rehearsal.emulator import Emulator
 from harness.rehearsal.front import Call, Refusal
-from harness.sweep import IAM_ACTIONS, Found, Sweeper, old_runs, parse_duration
+from harness.sweep import IAM_ACTIONS, Found, Sweeper, parse_duration
+from harness.sweep_search import old_runs
 from scripts.sweep import main
 
 pytestmark = pytest.mark.slow  # an AWS emulator
