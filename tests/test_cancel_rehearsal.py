@@ -80,7 +80,7 @@ def watch() -> CallWatch:
 
 @pytest.fixture(scope="module")
 def emulator(watch: CallWatch) -> Iterator[Emulator]:
-    with Emulator(interceptor=watch) as running:
+    with Emulator(interceptor=watch, role_regions=[REGION]) as running:
         yield running
 
 
@@ -169,14 +169,23 @@ def _wait(step: subprocess.Popen[bytes], seconds: float) -> None:
         return
 
 
+class NotYet(Exception):
+    """The moment to cancel has not come yet."""
+
+
 def wait_until(condition: Callable[[], bool], step: subprocess.Popen[bytes], log: Path) -> None:
-    """Until ``condition`` holds; fails, with the step's output, if the step ends first."""
+    """Until ``condition`` holds; fails at once, with the step's output, if the step ends
+    first (only "not yet" is waited out)."""
     for attempt in Retrying(
-        stop=stop_after_delay(REACH_TIMEOUT), wait=wait_fixed(0.05), reraise=True
+        stop=stop_after_delay(REACH_TIMEOUT),
+        wait=wait_fixed(0.05),
+        retry=retry_if_exception_type(NotYet),
+        reraise=True,
     ):
         with attempt:
             assert step.poll() is None, log.read_text(errors="replace")
-            assert condition(), "not yet"
+            if not condition():
+                raise NotYet(f"the step has not reached the moment yet ({log})")
 
 
 def cleanup_job(emulator: Emulator, run_id: str) -> subprocess.CompletedProcess[str]:
