@@ -128,11 +128,11 @@ def test_the_summary_counts_each_feature_on_each_target_and_says_why_not_passed(
     lines = report.summary.splitlines()
     assert "| feature | process | url |" in lines
     row = {line.split("|")[1].strip(): line for line in lines if line.startswith("| [")}
-    assert row["[Status](" + _link(report, "status") + ")"].endswith("| — | 4 passed |")
-    assert row["[API key](" + _link(report, "auth") + ")"].endswith("| 14 passed | — |")
+    assert row["[Status](" + _link(report, "status") + ")"].endswith("| — | 6 passed |")
+    assert row["[API key](" + _link(report, "auth") + ")"].endswith("| 15 passed | — |")
     durability = row["[Durability across restarts](" + _link(report, "persistence") + ")"]
     assert durability.endswith("| 1 passed | 1 skipped |")
-    assert "| **all** | 15 passed | 4 passed, 1 failed, 1 skipped |" in lines
+    assert "| **all** | 16 passed | 6 passed, 1 failed, 1 skipped |" in lines
     assert any(
         line.startswith("| url | Durability across restarts | The state and the log survive")
         and "the url target cannot restart the service" in line
