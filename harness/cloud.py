@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,7 @@ import requests
 
 from harness.errors import TargetError
 from harness.leftovers import Leftover
+from harness.readiness import wait_for_health
 from harness.redact import safe_url
 from harness.runs import Progress, RunFiles
 
@@ -165,3 +166,32 @@ class RealAws(Cloud):
 
     def aws_session(self, region: str) -> tuple[Any, str | None]:
         return boto3.session.Session(region_name=region), None
+
+
+def runner_cidrs(given: Sequence[str], cloud: Cloud) -> list[str]:
+    """The CIDRs given, or the ones the cloud says the harness reaches the instance from."""
+    return list(given) if given else cloud.runner_cidrs()
+
+
+def wait_until_healthy(
+    base_url: str,
+    watch: BootWatch | None,
+    *,
+    timeout: float,
+    max_wait: float,
+    progress: Progress,
+) -> str:
+    """Wait until a new instance's API at ``base_url`` answers /health, giving up early when
+    ``watch`` sees its boot fail (and showing what it saw); returns ``base_url``."""
+    progress(f"waiting for {base_url}/health (a first boot installs Docker, builds the image)")
+    wait_for_health(
+        base_url,
+        timeout=timeout,
+        initial_wait=1.0,
+        max_wait=max_wait,
+        still_alive=(lambda: watch.failed() is None) if watch else None,
+        context=(lambda: f"{watch.failed() or ''}\n{watch.details()}".strip()) if watch else None,
+        progress=progress,
+    )
+    progress(f"healthy: {base_url}")
+    return base_url

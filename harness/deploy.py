@@ -25,14 +25,13 @@ from typing import Any
 from harness import terraform
 from harness import timeline as phases
 from harness.bundle import app_bundle, sha256
-from harness.cloud import BootWatch, Cloud
+from harness.cloud import BootWatch, Cloud, wait_until_healthy
 from harness.cloud_choice import from_record
 from harness.delivery import send, wait_until_asked
 from harness.errors import DeploymentError
 from harness.labels import MANAGED_BY, PROJECT, run_selector
 from harness.paths import RUNS_DIR
 from harness.provider import keep_lock, reuse_lock
-from harness.readiness import wait_for_health
 from harness.runs import Progress, RunFiles, RunRecord, read_record
 from harness.timeline import Timeline
 
@@ -187,42 +186,17 @@ class TerraformRun(RunFiles):
             finally:
                 self.cloud.after_destroy(self, self.progress)
 
-    def created(self) -> list[tuple[str, str]]:
-        """What the state records: each resource's address and id, nothing else (the state
-        holds the user data, and so the key). Read from the run's own state file."""
-        state = json.loads((self.tf_dir / "terraform.tfstate").read_text())
-        found: list[tuple[str, str]] = []
-        for resource in state.get("resources", []):
-            if resource.get("mode") != "managed":
-                continue
-            address = f"{resource['type']}.{resource['name']}"
-            for instance in resource.get("instances", []):
-                key = instance.get("index_key")
-                index = "" if key is None else f"[{json.dumps(key)}]"
-                found.append((address + index, str(instance.get("attributes", {}).get("id"))))
-        return found
-
     # -- the sequence ------------------------------------------------------------------
 
     def wait_healthy(self, base_url: str, watch: BootWatch | None, timeout: float) -> str:
-        """Wait until the API at ``base_url`` answers /health (``watch`` tells of a failed
-        boot); returns ``base_url``."""
-        self.progress(
-            f"waiting for {base_url}/health (a first boot installs Docker, builds the image)"
-        )
-        wait_for_health(
+        """Wait until the API at ``base_url`` answers /health; returns ``base_url``."""
+        return wait_until_healthy(
             base_url,
+            watch,
             timeout=timeout,
-            initial_wait=1.0,
             max_wait=self.cloud.boot_poll_max_wait,
-            still_alive=(lambda: watch.failed() is None) if watch else None,
-            context=(lambda: f"{watch.failed() or ''}\n{watch.details()}".strip())
-            if watch
-            else None,
             progress=self.progress,
         )
-        self.progress(f"healthy: {base_url}")
-        return base_url
 
     def deploy(self, *, wait: bool = True, health_timeout: float = HEALTH_TIMEOUT) -> str:
         """init, apply, outputs, the application sent to the instance, and (unless ``wait``
@@ -269,8 +243,3 @@ class TerraformRun(RunFiles):
             return self.wait_healthy(
                 self.cloud.base_url(self), self.cloud.boot_watch(self), health_timeout
             )
-
-
-def runner_cidrs(given: Sequence[str], cloud: Cloud) -> list[str]:
-    """The CIDRs given, or the ones the cloud says the harness reaches the instance from."""
-    return list(given) if given else cloud.runner_cidrs()

@@ -22,6 +22,7 @@ provider mirror, whichever Terraform runs them.
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 import os
 import shutil
@@ -186,6 +187,22 @@ def run_logged(
     if printed:
         progress(f"terraform {args[0]} printed {len(printed)} line(s) on stderr ({stderr_path})")
     return code, "".join(captured)
+
+
+def created_resources(tf_dir: Path) -> list[tuple[str, str]]:
+    """What the state in ``tf_dir`` records: each managed resource's address and id, nothing
+    else (the state holds the user data, and so the key)."""
+    state = json.loads((tf_dir / "terraform.tfstate").read_text())
+    found: list[tuple[str, str]] = []
+    for resource in state.get("resources", []):
+        if resource.get("mode") != "managed":
+            continue
+        address = f"{resource['type']}.{resource['name']}"
+        for instance in resource.get("instances", []):
+            key = instance.get("index_key")
+            index = "" if key is None else f"[{json.dumps(key)}]"
+            found.append((address + index, str(instance.get("attributes", {}).get("id"))))
+    return found
 
 
 def quiet_cli_config(directory: Path) -> dict[str, str]:

@@ -37,8 +37,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from harness import ci, cloud_choice
-from harness.cloud import Cloud
-from harness.deploy import HEALTH_TIMEOUT, TerraformRun, runner_cidrs
+from harness.cloud import Cloud, runner_cidrs
+from harness.deploy import HEALTH_TIMEOUT, TerraformRun
 from harness.errors import DeploymentError, TargetError, TargetUnavailable
 from harness.paths import RUNS_DIR
 from harness.run_ids import check_new_run_id

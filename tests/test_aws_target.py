@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.cloud import RealAws
-from harness.deploy import TerraformRun, runner_cidrs
+from harness.cloud import RealAws, runner_cidrs
+from harness.deploy import TerraformRun
 from harness.rehearsal import RUNNER_CIDRS, Rehearsal, RehearsalError
 from harness.runs import RunRecord
 from harness.targets.aws import AwsTarget

@@ -14,10 +14,10 @@ from __future__ import annotations
 import logging
 from typing import ClassVar
 
-from harness import cloud_choice, teardown
+from harness import cloud_choice, teardown, terraform
 from harness import timeline as phases
-from harness.cloud import Cloud, RealAws
-from harness.deploy import HEALTH_TIMEOUT, TerraformRun, runner_cidrs
+from harness.cloud import Cloud, RealAws, runner_cidrs
+from harness.deploy import HEALTH_TIMEOUT, TerraformRun
 from harness.leftovers import Leftover
 from harness.paths import RUNS_DIR
 from harness.reboot import reboot
@@ -135,7 +135,7 @@ class AwsTarget(Target):
         and what Terraform created. Anything that fails here is noted, never in the way of
         the destroy that follows."""
         try:
-            created = run.created()
+            created = terraform.created_resources(run.tf_dir)
         except (OSError, ValueError, KeyError) as exc:
             self.timeline.note(phases.CREATED, f"the state could not be read: {exc}\n")
         else:
