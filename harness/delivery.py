@@ -26,25 +26,6 @@ class DeliveryError(TargetError):
     """The instance did not take its application."""
 
 
-def deliver(
-    base_url: str,
-    bundle: bytes,
-    *,
-    timeout: float,
-    progress: Callable[[str], None],
-    failed: Callable[[], str | None] = lambda: None,
-    max_wait: float = 10.0,
-) -> None:
-    """Wait (at most ``timeout`` s) until the instance at ``base_url`` asks for ``bundle``,
-    then send it. Nothing is sent to an instance that answers /health already (it has its
-    application) or that waits for another bundle. ``failed`` ends the wait early with the
-    reason the instance's boot failed, where that can be seen."""
-    if wait_until_asked(
-        base_url, bundle, timeout=timeout, progress=progress, failed=failed, max_wait=max_wait
-    ):
-        send(base_url, bundle, progress=progress)
-
-
 def wait_until_asked(
     base_url: str,
     bundle: bytes,
@@ -54,8 +35,11 @@ def wait_until_asked(
     failed: Callable[[], str | None] = lambda: None,
     max_wait: float = 10.0,
 ) -> bool:
-    """The first half of :func:`deliver`: True once the instance asks for ``bundle``, False
-    when it runs its application already."""
+    """Wait (at most ``timeout`` s) until the instance at ``base_url`` asks for ``bundle``:
+    True once it does (then :func:`send` it), False when it answers /health already (it has
+    its application, and is sent nothing). An instance that waits for another bundle is an
+    error; ``failed`` ends the wait early with the reason the instance's boot failed, where
+    that can be seen."""
     expected = sha256(bundle)
     url = base_url.rstrip("/") + PATH
     # What messages show (Terraform's output has no secret in it, but a message never shows
@@ -108,7 +92,7 @@ def wait_until_asked(
 
 
 def send(base_url: str, bundle: bytes, *, progress: Callable[[str], None]) -> None:
-    """The second half of :func:`deliver`: the bundle, to an instance that asked for it."""
+    """The bundle, to an instance that asked for it (:func:`wait_until_asked` said so)."""
     expected = sha256(bundle)
     url = base_url.rstrip("/") + PATH
     shown, shown_base = safe_url(url), safe_url(base_url)

@@ -23,7 +23,7 @@ import requests
 from harness import ci, teardown
 from harness.client import ApiClient
 from harness.cloud import detect_public_ip
-from harness.delivery import DeliveryError, deliver
+from harness.delivery import DeliveryError, wait_until_asked
 from harness.deploy import TerraformRun
 from harness.errors import DeploymentError
 from harness.hcl import load_directory
@@ -255,7 +255,7 @@ def test_waiting_for_health_names_the_url_without_its_query() -> None:
 
 def test_a_failed_delivery_names_the_url_without_its_query(broken_server: str) -> None:
     with pytest.raises(DeliveryError) as failed:
-        deliver(
+        wait_until_asked(
             f"{broken_server}/?token={SECRET}",
             b"bundle",
             timeout=0.5,

@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -16,10 +16,25 @@ import requests
 from tenacity import Retrying, stop_after_delay, wait_fixed
 
 from harness.bundle import app_bundle, sha256
-from harness.delivery import DeliveryError, deliver
+from harness.delivery import DeliveryError, send, wait_until_asked
 from harness.paths import TERRAFORM_DIR
 from harness.ports import free_port
 from tests.terraform_render import USER_DATA_LIMIT, RenderedTemplate, render_template
+
+
+def deliver(
+    base_url: str,
+    bundle: bytes,
+    *,
+    timeout: float,
+    progress: Callable[[str], None],
+    failed: Callable[[], str | None] = lambda: None,
+) -> None:
+    """The delivery as the deploy sequence makes it (harness/deploy.py): the bundle is sent
+    once the instance asks for it, and only then."""
+    if wait_until_asked(base_url, bundle, timeout=timeout, progress=progress, failed=failed):
+        send(base_url, bundle, progress=progress)
+
 
 pytestmark = pytest.mark.slow  # Terraform and the instance's receiver, a real server
 
