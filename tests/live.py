@@ -1,4 +1,5 @@
-"""Real servers for the reliability and security tests: uvicorn subprocesses on loopback.
+"""Real servers for the tests: uvicorn subprocesses on loopback, and small HTTP servers that
+play a test double's part (a handler class) on loopback.
 
 Each test module wraps ``running_server`` in a fixture of the scope it needs; nothing here is
 a fixture itself, so no module depends on another's.
@@ -6,8 +7,10 @@ a fixture itself, so no module depends on another's.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from harness.ports import free_port
@@ -44,3 +47,17 @@ def running_server(
 def server_output(server: ServiceProcess) -> str:
     """Everything the server printed so far (stdout and stderr)."""
     return server.log_path.read_text(errors="replace")
+
+
+@contextmanager
+def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """``handler`` served on a free 127.0.0.1 port in a thread; yields its base URL, and stops
+    it on the way out."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

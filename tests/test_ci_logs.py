@@ -12,9 +12,8 @@ import os
 import re
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -34,6 +33,7 @@ from harness.redact import safe_url, without_url_secrets
 from harness.runs import TTL_MINUTES_MAX, TTL_MINUTES_MIN, ttl_minutes
 from harness.targets.aws import AwsTarget
 from harness.targets.base import StartFailed, TargetOptions, new_api_key
+from tests.live import serving
 
 ON_GITHUB = {ci.GITHUB_ACTIONS: "true"}
 
@@ -225,14 +225,8 @@ class _Broken(BaseHTTPRequestHandler):
 @pytest.fixture
 def broken_server() -> Iterator[str]:
     """A real HTTP server on 127.0.0.1 that answers every GET with 500."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Broken)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(_Broken) as url:
+        yield url
 
 
 def test_an_http_error_of_the_client_carries_no_user_part(broken_server: str) -> None:

@@ -5,15 +5,15 @@ loopback that stands in for moto (a test double: it echoes what it receives)."""
 from __future__ import annotations
 
 import json
-import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 import requests
 
 from harness.rehearsal.front import Call, Front, Refusal, _fidelity, identify, refusal_body
+from tests.live import serving
 
 SIGNED = (
     "AWS4-HMAC-SHA256 Credential=rehearsal/20261127/eu-west-1/{service}/aws4_request, "
@@ -132,12 +132,8 @@ class EchoDouble(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def upstream() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), EchoDouble)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(EchoDouble) as url:
+        yield url
 
 
 def test_the_front_relays_records_and_refuses(upstream: str) -> None:

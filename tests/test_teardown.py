@@ -12,11 +12,10 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from harness.aws_inventory import Inventory, check
 from harness.leftovers import Leftover
 from harness.ports import free_port
 from scripts.verify_teardown import main
+from tests.live import serving
 
 pytestmark = pytest.mark.slow  # an AWS emulator
 
@@ -351,14 +351,8 @@ def _forbidding_server() -> Iterator[str]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Forbid)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Forbid) as url:
+        yield url
 
 
 def test_access_denied_exits_2(

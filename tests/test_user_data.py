@@ -6,9 +6,8 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from harness.bundle import app_bundle, sha256
 from harness.delivery import DeliveryError, send, wait_until_asked
 from harness.paths import TERRAFORM_DIR
 from harness.ports import free_port
+from tests.live import serving
 from tests.terraform_render import USER_DATA_LIMIT, RenderedTemplate, render_template
 
 
@@ -243,19 +243,8 @@ class RunningInstanceDouble(BaseHTTPRequestHandler):
 
 
 def test_an_instance_that_runs_its_application_is_sent_nothing() -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), RunningInstanceDouble)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     said: list[str] = []
-    try:
-        deliver(
-            f"http://127.0.0.1:{server.server_address[1]}",
-            b"x",
-            timeout=10,
-            progress=said.append,
-        )
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(RunningInstanceDouble) as url:
+        deliver(url, b"x", timeout=10, progress=said.append)
 
     assert any("runs its application already" in line for line in said)
