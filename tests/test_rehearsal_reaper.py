@@ -11,7 +11,7 @@ from typing import Any
 import boto3  # type: ignore[import-untyped]
 import pytest
 
-from harness.docker import LOCAL_BASE_IMAGE, Docker
+from harness.docker import Docker, choose_base_image
 from harness.labels import INSTANCE_LABEL, run_labels
 from harness.rehearsal.emulator import Emulator
 
@@ -39,15 +39,12 @@ def ec2(emulator: Emulator) -> Any:
 
 def stand_in_sandbox(docker: Docker, run_id: str, instance_id: str) -> str:
     """A container and engine volume labelled as the sandbox of ``instance_id`` is."""
-    if not docker.image_exists(LOCAL_BASE_IMAGE):
-        pytest.skip(
-            f"needs the base image {LOCAL_BASE_IMAGE} (python -m harness.docker base-image)"
-        )
+    image = choose_base_image(docker)  # whichever base this machine builds on (.ci/run's)
     name = f"reaper-test-{run_id}-{instance_id}"
     labels = {**run_labels(run_id), INSTANCE_LABEL: instance_id}
     docker.create_volume(f"{name}-docker", labels)
     label_args = [arg for key, value in labels.items() for arg in ("--label", f"{key}={value}")]
-    docker.run("run", "--detach", "--name", name, *label_args, LOCAL_BASE_IMAGE, "sleep", "600")
+    docker.run("run", "--detach", "--name", name, *label_args, image, "sleep", "600")
     return name
 
 
