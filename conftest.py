@@ -46,6 +46,8 @@ pytest_plugins = [
     "steps.errors",
     "steps.infrastructure",
     REPORT_PLUGIN,
+    # pytest-xdist's --dist loadgroup (scripts/test.sh), made to work on pytest 9.2.
+    "tests.xdist_loadgroup",
 ]
 
 #: Scenario tags that name a capability the target must offer.
