@@ -85,6 +85,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="aws: seconds the first boot may take to answer /health (default: 900)",
     )
     group.addoption(
+        "--reboot-timeout",
+        type=float,
+        help="aws: seconds a reboot (the restart scenario) may take until the service answers "
+        "again (default: 360; rehearsed: 90)",
+    )
+    group.addoption(
         "--teardown-timeout",
         type=float,
         help="aws: seconds to wait for destroyed resources to disappear (default: 180)",
@@ -164,6 +170,7 @@ def target(pytestconfig: pytest.Config) -> Iterator[Target]:
         region=pytestconfig.getoption("--region"),
         allowed_cidrs=tuple(pytestconfig.getoption("--allowed-cidr")),
         health_timeout=pytestconfig.getoption("--health-timeout"),
+        reboot_timeout=pytestconfig.getoption("--reboot-timeout"),
         teardown_timeout=pytestconfig.getoption("--teardown-timeout"),
         ttl_minutes=pytestconfig.getoption("--ttl-minutes"),
         runs_dir=pytestconfig.getoption("--runs-dir"),

@@ -27,8 +27,11 @@ class RebootError(TargetError):
     """EC2 would not reboot the instance."""
 
 
-def reboot(run: TerraformRun, base_url: str, progress: Callable[[str], None]) -> None:
-    """Reboot the run's instance and wait until the service at ``base_url`` is back."""
+def reboot(
+    run: TerraformRun, base_url: str, progress: Callable[[str], None], *, timeout: float
+) -> None:
+    """Reboot the run's instance and wait up to ``timeout`` seconds until the service at
+    ``base_url`` is back."""
     instance_id = str(run.record.outputs["instance_id"])
     session, endpoint = run.cloud.aws_session(run.record.region)
     ec2 = session.client("ec2", endpoint_url=endpoint)
@@ -37,7 +40,6 @@ def reboot(run: TerraformRun, base_url: str, progress: Callable[[str], None]) ->
         ec2.reboot_instances(InstanceIds=[instance_id])
     except (ClientError, BotoCoreError) as exc:
         raise RebootError(f"EC2 did not reboot instance {instance_id}: {exc}") from None
-    timeout = run.cloud.reboot_timeout
     progress(f"rebooting instance {instance_id}; waiting up to {timeout:.0f}s for {base_url}")
     wait_for_restart(base_url, since=since, timeout=timeout, progress=progress)
     wait_for_health(base_url, timeout=max(1.0, timeout - (time.monotonic() - since)))

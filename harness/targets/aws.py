@@ -122,7 +122,12 @@ class AwsTarget(Target):
                 "given by --base-url)"
             )
         with self.timeline.phase(phases.REBOOT):
-            reboot(self.run, self.endpoint.base_url, self.say)
+            reboot(
+                self.run,
+                self.endpoint.base_url,
+                self.say,
+                timeout=self.options.reboot_timeout or self.run.cloud.reboot_timeout,
+            )
 
     def leftovers(self) -> list[Leftover]:
         """The teardown inventory of the last run: what carries its tags, in AWS or beyond."""

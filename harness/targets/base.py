@@ -63,6 +63,8 @@ class TargetOptions:
     region: str | None = None
     allowed_cidrs: tuple[str, ...] = ()
     health_timeout: float | None = None
+    #: How long a reboot may take until the service answers again (None: the cloud's own).
+    reboot_timeout: float | None = None
     teardown_timeout: float | None = None
     runs_dir: Path | None = None
     #: For the aws target: the instance's time to live in minutes (None: Terraform's default).
