@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs the whole test suite: static checks, the tests of the parts, then every scenario, and
-# writes the report of the scenarios (reports/allure-report/index.html, reports/summary.md).
+# Runs the whole test suite: static checks, the tests of the parts and every scenario, with the
+# cloud path's rehearsal beside them, and writes the report of the scenarios
+# (reports/allure-report/index.html, reports/summary.md). It fails if any of them failed.
 # Extra arguments go to pytest, which then runs once with them (e.g. scripts/test.sh -x -k logs).
 set -euo pipefail
 
@@ -10,7 +11,11 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${VENV:-$root/.venv}"
 cd "$root"
 
-"$root/scripts/lint.sh"
+# Every scenario's result, per target, goes to one fresh directory; a nested session given
+# --alluredir adds its own (harness/report/plugin.py). The report is made from all of them.
+results="$root/reports/allure-results"
+rm -rf "$results"
+mkdir -p "$results"
 
 # The scenarios run in a real container whenever a Docker engine answers; elsewhere on the
 # plain process, saying so at the end. In CI (CI=true) a missing engine is a failure.
@@ -22,24 +27,61 @@ elif [ "${CI:-}" = "true" ]; then
 else
   target=process
 fi
-
-echo "== tests and scenarios (target: $target)" >&2
-status=0
-# Every scenario's result, per target, goes to one fresh directory; a nested session given
-# --alluredir adds its own (harness/report/plugin.py). The report is made from all of them.
-results="$root/reports/allure-results"
 pytest=("$venv/bin/python" -m pytest --target="$target" --alluredir="$results")
+
+status=0
 if [ "$#" -gt 0 ]; then
-  "${pytest[@]}" --clean-alluredir "$@" || status=$?
+  "$root/scripts/lint.sh" || status=$?
+  echo "== tests and scenarios (target: $target)" >&2
+  tests=0
+  "${pytest[@]}" "$@" || tests=$?
+  if [ "$status" -eq 0 ]; then
+    status="$tests"
+  fi
 else
-  # Everything but the rehearsal of the cloud path, in one process: it keeps both cores busy.
-  "${pytest[@]}" --clean-alluredir -m "not rehearsal" || status=$?
-  # The rehearsal waits far more than it computes (Terraform polls EC2, instances boot):
-  # three cases at a time, each in a worker of its own (pytest-xdist), take half the time.
-  # loadgroup: the tests of a module marked xdist_group share one worker, and so its
-  # module fixtures (tests/test_ci_role.py's deployment ran once per worker otherwise).
+  # The cloud path's rehearsal waits far more than it computes (Terraform polls EC2, an
+  # instance boots and builds its image), so it runs from the start, beside the static checks
+  # and the rest of the suite, which keep both cores busy in the meantime: the whole takes
+  # what the rehearsal takes (bench/RESULTS.md, "The harness's own speed"). Three cases at a
+  # time, each in a worker of its own (pytest-xdist); loadgroup: the tests of a module marked
+  # xdist_group share one worker, and so its module fixtures (tests/xdist_loadgroup.py).
+  # Its output is shown whole once it is done, not mixed into the rest.
+  rehearsal_log="$(mktemp "${TMPDIR:-/tmp}/rehearsal.XXXXXX")"
+  "${pytest[@]}" -m rehearsal -n 3 --dist loadgroup >"$rehearsal_log" 2>&1 &
+  rehearsal=$!
+  # If this script ends early (Ctrl-C, a CI cancel), the rehearsal and its workers are
+  # interrupted as Ctrl-C interrupts them (each destroys what it deployed: harness/signals.py)
+  # and waited for.
+  # shellcheck disable=SC2329 # run by the EXIT trap below
+  stop_rehearsal() {
+    if kill -0 "$rehearsal" 2>/dev/null; then
+      echo "== stopping the rehearsal (each case destroys what it deployed)" >&2
+      pkill -INT -P "$rehearsal" 2>/dev/null || true
+      kill -INT "$rehearsal" 2>/dev/null || true
+      wait "$rehearsal" || true
+      cat "$rehearsal_log" >&2
+    fi
+    rm -f "$rehearsal_log"
+  }
+  trap stop_rehearsal EXIT
+  echo "== the cloud path's rehearsal: started beside the rest (three cases at a time)" >&2
+
+  # A failed static check fails the run, after the tests: their results are worth having.
+  "$root/scripts/lint.sh" || status=$?
+  echo "== tests and scenarios (target: $target)" >&2
+  tests=0
+  "${pytest[@]}" -m "not rehearsal" || tests=$?
+  if [ "$status" -eq 0 ]; then
+    status="$tests"
+  fi
+
   echo "== the cloud path's rehearsal (three cases at a time)" >&2
-  "${pytest[@]}" -m rehearsal -n 3 --dist loadgroup || status=$?
+  rehearsal_status=0
+  wait "$rehearsal" || rehearsal_status=$?
+  cat "$rehearsal_log"
+  if [ "$status" -eq 0 ]; then
+    status="$rehearsal_status"
+  fi
 fi
 echo "== report" >&2
 report=0

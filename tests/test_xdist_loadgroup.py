@@ -41,9 +41,9 @@ def workers_of(tmp_path: Path, *plugin: str) -> dict[str, set[str]]:
     """Each test's id (without its group) mapped to the workers that ran it, in a nested
     ``pytest -n 2 --dist loadgroup`` of GROUPED, with our plugin or without it."""
     (tmp_path / "test_grouped.py").write_text(GROUPED)
+    command = [sys.executable, "-m", "pytest", "-n", "2", "--dist", "loadgroup", "-v"]
     done = subprocess.run(  # nosec B603 - this interpreter, fixed arguments
-        [sys.executable, "-m", "pytest", "-n", "2", "--dist", "loadgroup", "-v"]
-        + ["-p", "no:cacheprovider", "-p", "no:randomly", *plugin, "test_grouped.py"],
+        [*command, "-p", "no:cacheprovider", *plugin, "test_grouped.py"],
         cwd=tmp_path,
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
         capture_output=True,

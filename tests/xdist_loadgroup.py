@@ -42,4 +42,4 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             continue
         # parse() keeps the string it is given as the id, exactly as xdist's scheduler
         # and every report expect it: "path::test[params]@group".
-        item._id = NodeId.parse(f"{item.nodeid}@{group}")  # type: ignore[attr-defined]
+        item._id = NodeId.parse(f"{item.nodeid}@{group}")
