@@ -111,6 +111,9 @@ class FaultProxy:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # The head and the body go out in two writes: without TCP_NODELAY the second
+            # waits for the client's delayed ACK of the first (40 ms an answer).
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:
                 del format, args  # the service logs its own requests
