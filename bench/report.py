@@ -219,10 +219,10 @@ rehearsal's waits: the `speed` branch).
   path's rehearsal. Each of its cases runs real Terraform and the real AWS provider against
   the AWS emulator (an apply and a destroy each wait about 10 s on EC2's instance states, as the
   provider polls them) and boots the instance's user data in a sandbox container; the green
-  case runs every scenario on top. The cases wait far more than they compute, so
-  `scripts/test.sh` runs them three at a time (`pytest -n 3`), after the rest of the suite in
-  one process, which keeps both cores busy on its own. Creating the virtual environments and
-  the static checks (pip, then ruff, mypy, checkov) come next.
+  case runs every scenario on top. The cases wait more than they compute, so
+  `scripts/test.sh` runs them three at a time (`pytest -n 3`), from its start, beside the
+  static checks and the rest of the suite in one process; the two end within a minute of
+  each other, with both cores busy. Creating the virtual environment comes next.
 - **Overload (1,000 connections): the requests that starved were never read.** Found with
   py-spy (`py-spy record --pid PID` under `wrk -t2 -c1000`: the loop busy in uvicorn's
   `transport.write`, starlette and the app, nothing blocking) and, decisively, with the
@@ -244,9 +244,19 @@ rehearsal's waits: the `speed` branch).
   connections over the rate (1,000 / 5,000 req/s = 0.2 s). At a load average of 2 to 4 (the
   table below) no request went unanswered within 5 s and p99 stayed at 0.30-0.44 s in every
   round (goal met); the rate at 1,000 connections was 0.78-0.97 of that at 32, median 0.80
-  (goal not met; not profiled further: wrk's two threads share the 2 cores with the
-  server, and do more work at 1,000 connections too). Earlier runs at a load of 12 to 20
-  gave the same 0 unanswered but p99 of 0.7-3 s: the tail is the machine's.
+  (goal not met). Earlier runs at a load of 12 to 20 gave the same 0 unanswered but p99 of
+  0.7-3 s: the tail is the machine's. The rate, looked at again (2026-11-28, load 1-2): it
+  is the server's, not wrk's — at both 32 and 1,000 connections the service's process uses a
+  whole core and wrk about an eighth of one (`top` during `wrk -t2 -c32` and `-c1000` on
+  `/status`), so each request costs the server about a fifth more with 1,000 connections
+  open (6,359 against 4,946 req/s in that pair); uvicorn's own defaults lose as much (0.75
+  in the table). Not the garbage collector: a server that moved every start-up object out
+  of its view (`gc.freeze()` after start-up), run beside the shipped one, three rounds
+  interleaved with wrk, gave ratios 0.80, 0.82, 0.84 against 0.82, 0.90, 0.74 and p99
+  230-264 ms against 252-275 ms, no difference beyond the noise, so it was not shipped.
+  What is left per request at 1,000 (a timer armed and cancelled twice a request, uvicorn's
+  keep-alive timer and the head deadline, in a heap of 2,000 instead of 64; 1,000 transports'
+  buffers in the cache) was not taken further.
 - **Slow clients.** Before: with the container's file limit at 256, 500 clients sending a
   header byte a second took every descriptor (256 open): the normal client's kept-alive
   connections failed and no newcomer was served (table below). Now (`app/server.py`): a
@@ -294,6 +304,45 @@ rehearsal's waits: the `speed` branch).
   (`'docker volume ls' took more than 10s`, signal cases' cleanup); run again alone, each
   passed (`-k "warnings_on_stderr"`: 157 s; `-k "SIGINT or failing_scenario_still" -n 2`:
   86 s). `pytest -m "not slow" --target=process`: 249 passed in 40 s (45 s wall, load 15).
+- **The README's test command, second pass** (2026-11-28, this machine alone, load 1-4).
+  `.ci/run` from a fresh clone took 1,036 s before it (the rehearsal after the rest: 386 s
+  then 504 s) and 629 s after all but the last change below (`git clone /work/main /tmp/X &&
+  cd /tmp/X && CI=true bash .ci/run`, timed by its own lines); the table below is the same
+  command's stages as `bench harness --fresh-clone` measures them. What was found, and how:
+  - *`--dist loadgroup` did nothing.* `pytest -n 2 --dist loadgroup -v` on two tests marked
+    `xdist_group` ran them on two workers without the `@group` suffix: pytest-xdist 3.8.0
+    (the newest) writes the group into `item._nodeid`, which pytest 9.2 no longer reads
+    (pytest-xdist#1386, fix #1388 unreleased), so `tests/test_ci_role.py`'s deployment still
+    ran in three workers (setups of 73, 71 and 63 s). `tests/xdist_loadgroup.py` writes it
+    where pytest 9.2 reads it; `tests/test_xdist_loadgroup.py` holds it (it fails without).
+  - *Every call through the rehearsal's front waited 40 ms.* 30 `DescribeVpcs` with boto3:
+    51 ms a call through the front, 6.5 ms straight to moto. The front answers in two writes
+    (head, then body) on a kept-alive connection without `TCP_NODELAY`, so the body waited
+    for the client's delayed ACK. With it: 7 ms a call; one rehearsed deployment of
+    `features/test_status.py` alone, 79 s before and 44-48 s after. The planted-fault proxy
+    of `tests/test_spec_catches_faults.py` had the same two writes: a whole spec run behind
+    it, 19 s before and 3.3 s after; that module, 176 s before and 85 s after.
+  - *The rehearsal runs beside everything else*, from the start of `scripts/test.sh`
+    (`top` during the rehearsal alone: mostly Terraform and the provider, then dockerd;
+    `vmstat 5` over the sequential run: the CPUs idle a fifth of the time). Both passes
+    at once: 9.6 min against 14.8 one after the other; the machine is then busy throughout
+    (`vmstat`: 0-2 % idle for most of the run), so what is left is CPU work.
+  - *Waits a case can set for itself*: the never-healthy case with `--health-timeout 40`
+    (was 60), and the two reboot-undone cases with the new `--reboot-timeout 30` (they
+    waited out the rehearsal's 90 s): 152 and 150 s each before, 92-96 s after.
+  - *A test that waited out a timeout*: `test_shutdown_now_ends_the_instance` waited 60 s for
+    a boot result that a powered-off sandbox never reports (61.7 s, now 1 s).
+  - *The virtual environment*: pip compiles what it installs one file at a time; installing
+    without, then `compileall -j 0`: a fresh `.venv` about 10 s sooner.
+  - Looked at and left: a rehearsed case costs about 34 s of CPU (the machine's counters
+    over one case alone), of which Terraform and the provider about 9 s (`terraform` wrapped
+    in `/usr/bin/time`: init 0.6, apply 4.2, output 0.6, destroy 4.7; the provider starts
+    about nine times a case), the sandbox's Docker about 14 s (its engine's state copied,
+    the image built inside it), moto and pytest the rest; `GOGC=400` for Terraform took a
+    quarter off `terraform validate`'s CPU but 3 % off an apply and a destroy, so it was not
+    kept; `pip install --no-compile` alone (bytecode left to first imports) was not taken:
+    the nested sessions run with `PYTHONDONTWRITEBYTECODE=1` and would compile again each
+    time.
 - **`pytest -n 2`** (pytest-xdist) works on `process` and `local`, each worker with a deployment
   of its own (local workers build the image once between them), but gains little on this
   machine (the speed-up is under the table below; runs earlier in the day, under more load,
