@@ -29,15 +29,17 @@ else
 fi
 pytest=("$venv/bin/python" -m pytest --target="$target" --alluredir="$results")
 
+# The run's exit status: the first failure's, whichever part failed (every part still runs).
 status=0
-if [ "$#" -gt 0 ]; then
-  "$root/scripts/lint.sh" || status=$?
-  echo "== tests and scenarios (target: $target)" >&2
-  tests=0
-  "${pytest[@]}" "$@" || tests=$?
+keep_first_failure() {
   if [ "$status" -eq 0 ]; then
-    status="$tests"
+    status="$1"
   fi
+}
+if [ "$#" -gt 0 ]; then
+  "$root/scripts/lint.sh" || keep_first_failure $?
+  echo "== tests and scenarios (target: $target)" >&2
+  "${pytest[@]}" "$@" || keep_first_failure $?
 else
   # The cloud path's rehearsal waits far more than it computes (Terraform polls EC2, an
   # instance boots and builds its image), so it runs from the start, beside the static checks
@@ -67,28 +69,20 @@ else
   echo "== the cloud path's rehearsal: started beside the rest (three cases at a time)" >&2
 
   # A failed static check fails the run, after the tests: their results are worth having.
-  "$root/scripts/lint.sh" || status=$?
+  "$root/scripts/lint.sh" || keep_first_failure $?
   echo "== tests and scenarios (target: $target)" >&2
-  tests=0
-  "${pytest[@]}" -m "not rehearsal" || tests=$?
-  if [ "$status" -eq 0 ]; then
-    status="$tests"
-  fi
+  "${pytest[@]}" -m "not rehearsal" || keep_first_failure $?
 
   echo "== the cloud path's rehearsal (three cases at a time)" >&2
-  rehearsal_status=0
-  wait "$rehearsal" || rehearsal_status=$?
+  wait "$rehearsal" || keep_first_failure $?
   cat "$rehearsal_log"
-  if [ "$status" -eq 0 ]; then
-    status="$rehearsal_status"
-  fi
 fi
 echo "== report" >&2
 report=0
 "$venv/bin/python" -m harness.report build --results "$results" || report=$?
 # 2: no scenario ran (e.g. -k picked only tests of the parts), so there is nothing to report.
-if [ "$report" -ne 0 ] && [ "$report" -ne 2 ] && [ "$status" -eq 0 ]; then
-  status="$report"
+if [ "$report" -ne 2 ]; then
+  keep_first_failure "$report"
 fi
 if [ "$target" = process ]; then
   echo "NOTE: no Docker engine answered, so the scenarios ran on the process target and the" \

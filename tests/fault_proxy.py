@@ -11,14 +11,14 @@ import html
 import http.client
 import json
 import re
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from harness.client import API_KEY_HEADER
+from tests.live import serving
 
 #: Headers that belong to one connection, not to the exchange: never forwarded as they are.
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "host"})
@@ -99,21 +99,19 @@ class Fault:
 
 
 class FaultProxy:
-    """Listens on a free loopback port and forwards every request to ``upstream``, with the
-    current ``fault`` (none at first) planted."""
+    """Forwards every request to ``upstream``, with the current ``fault`` (none at first)
+    planted, while :meth:`serving` on a free loopback port (``base_url``)."""
 
     def __init__(self, upstream: str) -> None:
         split = urlsplit(upstream)
         self.upstream_host = split.hostname or "127.0.0.1"
         self.upstream_port = split.port or 80
         self.fault: Fault | None = None
+        self.base_url = ""
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
-            # The head and the body go out in two writes: without TCP_NODELAY the second
-            # waits for the client's delayed ACK of the first (40 ms an answer).
-            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:
                 del format, args  # the service logs its own requests
@@ -123,23 +121,13 @@ class FaultProxy:
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = handle_one
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._handler = Handler
 
     def serving(self) -> Iterator[FaultProxy]:
         """Serves in a thread of its own until the generator is closed."""
-        thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        thread.start()
-        try:
+        with serving(self._handler) as url:
+            self.base_url = url
             yield self
-        finally:
-            self.server.shutdown()
-            self.server.server_close()
-            thread.join(timeout=10)
 
     def relay(self, handler: BaseHTTPRequestHandler) -> None:
         fault = self.fault

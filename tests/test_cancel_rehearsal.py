@@ -30,7 +30,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
+from tenacity import (
+    Retrying,
+    retry_if_exception_type,
+    retry_if_result,
+    stop_after_delay,
+    wait_fixed,
+)
 
 from harness import aws_inventory
 from harness.docker import Docker, DockerError
@@ -222,20 +228,13 @@ def sandboxes_left(run_id: str) -> list[str]:
     own thread, as EC2 takes a terminated instance through shutting-down in its own time, and
     a Docker engine shared with every test on this machine may take a while to remove it. A
     slow answer is asked again; a sandbox still there after two minutes is a leftover."""
-    try:
-        for attempt in Retrying(
-            stop=stop_after_delay(120),
-            wait=wait_fixed(2),
-            retry=retry_if_exception_type((DockerError, NotYet)),
-            reraise=True,
-        ):
-            with attempt:
-                found = describe(Docker().leftovers({RUN_ID_KEY: run_id}))
-                if found:
-                    raise NotYet(f"still in Docker: {found}")
-    except NotYet:
-        return found
-    return []
+    left: list[str] = Retrying(
+        stop=stop_after_delay(120),
+        wait=wait_fixed(2),
+        retry=retry_if_exception_type(DockerError) | retry_if_result(bool),
+        retry_error_callback=lambda state: state.outcome.result() if state.outcome else [],
+    )(lambda: describe(Docker().leftovers({RUN_ID_KEY: run_id})))
+    return left
 
 
 def _healthy(log: Path) -> bool:
