@@ -220,9 +220,9 @@ rehearsal's waits: the `speed` branch).
   the AWS emulator (an apply and a destroy each wait about 10 s on EC2's instance states, as the
   provider polls them) and boots the instance's user data in a sandbox container; the green
   case runs every scenario on top. The cases wait more than they compute, so
-  `scripts/test.sh` runs them three at a time (`pytest -n 3`), from its start, beside the
-  static checks and the rest of the suite in one process; the two end within a minute of
-  each other, with both cores busy. Creating the virtual environment comes next.
+  `scripts/test.sh` runs them three at a time (`pytest -n 3`), after the rest of the suite
+  in one process (beside it: see the second pass below). Creating the virtual environment
+  and the static checks come next.
 - **Overload (1,000 connections): the requests that starved were never read.** Found with
   py-spy (`py-spy record --pid PID` under `wrk -t2 -c1000`: the loop busy in uvicorn's
   `transport.write`, starlette and the app, nothing blocking) and, decisively, with the
@@ -326,11 +326,18 @@ rehearsal's waits: the `speed` branch).
     `features/test_status.py` alone, 79 s before and 44-48 s after. The planted-fault proxy
     of `tests/test_spec_catches_faults.py` had the same two writes: a whole spec run behind
     it, 19 s before and 3.3 s after; that module, 176 s before and 85 s after.
-  - *The rehearsal runs beside everything else*, from the start of `scripts/test.sh`
-    (`top` during the rehearsal alone: mostly Terraform and the provider, then dockerd;
-    `vmstat 5` over the sequential run: the CPUs idle a fifth of the time). Both passes
-    at once: 9.6 min against 14.8 one after the other; the machine is then busy throughout
-    (`vmstat`: 0-2 % idle for most of the run), so what is left is CPU work.
+  - *The rehearsal beside everything else*, from the start of `scripts/test.sh` (`top`
+    during the rehearsal alone: mostly Terraform and the provider, then dockerd; `vmstat 5`
+    over the sequential run: the CPUs idle a fifth of the time). Both passes at once: 9.6
+    min against 14.8 one after the other; the machine is then busy throughout (`vmstat`:
+    0-2 % idle for most of the run). The fresh-clone figures above (591, 629, 676 s) are
+    with it. **Taken back**: in two of those eight full runs a rehearsal case failed on the
+    shared Docker engine's slowness (the cancel case `during-the-destroy`; the report
+    test's reboot, whose sandbox never came back within 90 s and whose engine volume was
+    left), where none had failed run after the rest. `scripts/test.sh` runs the rehearsal
+    after the rest again (`.ci/run` from a fresh clone then: 880 s, tests and scenarios
+    285 s, the rehearsal 466 s, all passed); the fixes below hold either way, and the table
+    below is the side-by-side run.
   - *Waits a case can set for itself*: the never-healthy case with `--health-timeout 40`
     (was 60), and the two reboot-undone cases with the new `--reboot-timeout 30` (they
     waited out the rehearsal's 90 s): 152 and 150 s each before, 92-96 s after.
