@@ -4,10 +4,19 @@ emulator hands out (those are real public addresses)."""
 from __future__ import annotations
 
 import re
+import socket
+from pathlib import Path
 
 import pytest
 
-from harness.ports import is_loopback
+from harness import ports
+from harness.ports import (
+    DEFAULT_EPHEMERAL_RANGE,
+    STABLE_PORTS_FROM,
+    ephemeral_range,
+    is_loopback,
+    stable_port,
+)
 from harness.rehearsal import RehearsalError, require_loopback
 
 
@@ -40,3 +49,34 @@ def test_the_rehearsal_refuses_an_address_off_this_machine() -> None:
 
 def test_the_rehearsal_takes_a_loopback_url_without_its_trailing_slash() -> None:
     assert require_loopback("http://127.0.0.1:5000/", "the AWS emulator") == "http://127.0.0.1:5000"
+
+
+def test_a_stable_port_is_free_and_below_the_ephemeral_range() -> None:
+    low, high = ephemeral_range()
+    assert low <= high
+
+    for _ in range(20):
+        port = stable_port()
+        assert STABLE_PORTS_FROM <= port < low
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", port))  # it is free
+
+
+def test_a_stable_port_skips_one_taken(monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        # The range below the "ephemeral" one holds that one port only, and it is taken.
+        monkeypatch.setattr(ports, "STABLE_PORTS_FROM", port)
+        monkeypatch.setattr(ports, "ephemeral_range", lambda: (port + 1, 60999))
+        with pytest.raises(OSError, match="no free port"):
+            ports.stable_port()
+    assert ports.stable_port() == port  # free again
+
+
+def test_the_ephemeral_range_is_read_from_the_kernel_or_defaults(tmp_path: Path) -> None:
+    written = tmp_path / "range"
+    written.write_text("40000\t50000\n")
+    assert ephemeral_range(written) == (40000, 50000)
+    assert ephemeral_range(tmp_path / "absent") == DEFAULT_EPHEMERAL_RANGE

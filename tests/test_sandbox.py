@@ -10,6 +10,7 @@ from tenacity import Retrying, stop_after_delay, wait_fixed
 
 from harness.docker import Docker
 from harness.labels import RUN_ID_KEY
+from harness.ports import ephemeral_range
 from harness.rehearsal.instances import CALLS_PATH, InstanceHost, Sandbox, reboot
 from harness.targets.base import new_run_id
 
@@ -90,6 +91,22 @@ def test_shutdown_now_ends_the_instance(host: InstanceHost, image: str) -> None:
     for attempt in Retrying(stop=stop_after_delay(20), wait=wait_fixed(0.5), reraise=True):
         with attempt:
             assert host.find(sandbox.instance_id) is None
+    # What is left of it (the stopped container, its engine's volume) goes with the instance.
+    others = set(host.sandboxes(running_only=False)) - {sandbox.instance_id}
+    assert host.reap(alive=others) == [sandbox.container]
+    left = [leftover.id for leftover in Docker().leftovers({RUN_ID_KEY: host.run_id})]
+    assert not [name for name in left if name.startswith(sandbox.container)], left
+
+
+def test_a_sandbox_is_never_auto_removed(host: InstanceHost, image: str) -> None:
+    """A restart of a --rm container may remove it on Docker 20.10 (moby#43751): a reboot
+    would lose the instance and leave its engine's volume. Its port is below the ephemeral
+    range, where no outgoing connection takes it while the sandbox reboots."""
+    sandbox = start(host, image, "norm", "true\n")
+    config = Docker().inspect(sandbox.container)["HostConfig"]
+
+    assert config["AutoRemove"] is False
+    assert int(sandbox.base_url.rsplit(":", 1)[1]) < ephemeral_range()[0]
 
 
 def _calls(host: InstanceHost, sandbox: Sandbox) -> list[str]:

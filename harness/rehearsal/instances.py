@@ -13,6 +13,12 @@ each one whose instance is gone, as EC2 ends a terminated instance. :func:`reboo
 the sandbox of an instance EC2 was asked to reboot: its disk (the container's layer, the
 engine's volume) is kept, its processes end, and its boot script tells the reboot from the
 first boot (``sandbox/lib/boot.sh``).
+
+A sandbox is not started with ``--rm``: Docker 20.10 (Debian's, the one here) may remove a
+``--rm`` container that ``docker restart`` is restarting, when its exit handling runs late
+(moby#43751, fixed in 23.0), and removes one whose restart fails to start. The reboot then
+lost the instance and left its engine's volume behind. A sandbox that powers off itself
+(the shutdown stand-in) stays, stopped, until its instance is terminated or the run reaped.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from harness.docker import Docker, DockerError, choose_base_image
 from harness.labels import INSTANCE_LABEL, PROJECT, PROJECT_KEY, RUN_ID_KEY, run_labels
 from harness.paths import REPO_ROOT
 from harness.ports import SERVICE_PORT as API_PORT
-from harness.ports import free_port
+from harness.ports import stable_port
 from harness.runs import Progress
 
 logger = logging.getLogger(__name__)
@@ -252,13 +258,15 @@ class InstanceHost:
                     "/to/",
                     timeout=300.0,
                 )
-            args = ["create", "--init", "--rm", "--name", name, "--hostname", instance_id]
+            # No --rm: see the module's doc (a restart must never remove the sandbox).
+            args = ["create", "--init", "--name", name, "--hostname", instance_id]
             for key, value in labels.items():
                 args += ["--label", f"{key}={value}"]
             args += [*SANDBOX_PRIVILEGES, "--volume", engine_state]
-            # A fixed port, not an ephemeral one: Docker picks a new ephemeral port at each
-            # start, and an instance keeps its address across a reboot.
-            args += ["--publish", f"127.0.0.1:{free_port()}:{API_PORT}", image]
+            # A fixed port, not one Docker picks: it picks anew at each start, and an instance
+            # keeps its address across a reboot. Below the ephemeral range, so that no
+            # outgoing connection takes it while the sandbox reboots.
+            args += ["--publish", f"127.0.0.1:{stable_port()}:{API_PORT}", image]
             self.docker.run(*args, timeout=60.0)
             with tempfile.TemporaryDirectory(prefix="user-data-") as directory:
                 path = Path(directory) / "user-data.txt"
@@ -275,10 +283,11 @@ class InstanceHost:
         """Remove a sandbox and its engine's state, as EC2 ends an instance and its disk."""
         end_sandbox(self.docker, container)
 
-    def sandboxes(self) -> dict[str, str]:
-        """The running sandboxes of the run: instance id → container name."""
+    def sandboxes(self, *, running_only: bool = True) -> dict[str, str]:
+        """The sandboxes of the run (the running ones only, or those powered off too):
+        instance id → container name."""
         found: dict[str, str] = {}
-        for name in self.docker.containers({RUN_ID_KEY: self.run_id}, running_only=True):
+        for name in self.docker.containers({RUN_ID_KEY: self.run_id}, running_only=running_only):
             instance = self.docker.label("container", name, INSTANCE_LABEL)
             if instance:
                 found[instance] = name
@@ -310,10 +319,11 @@ class InstanceHost:
         return completed.stdout if completed.returncode == 0 else ""
 
     def reap(self, alive: Iterable[str]) -> list[str]:
-        """End every sandbox whose instance is not among ``alive``; returns their names."""
+        """End every sandbox whose instance is not among ``alive``, running or powered off;
+        returns their names."""
         keep = set(alive)
         ended: list[str] = []
-        for instance, container in self.sandboxes().items():
+        for instance, container in self.sandboxes(running_only=False).items():
             if instance in keep:
                 continue
             self._end(container)
