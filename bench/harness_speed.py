@@ -72,11 +72,12 @@ def measure_features(*, rounds: int) -> dict[str, Any]:
 
 
 #: The lines scripts/test.sh prints as it moves from one stage to the next, and the stage
-#: each one begins (the static checks begin with the script).
-FIRST_STAGE = "static checks (scripts/lint.sh, incl. .venv-checkov)"
+#: each one begins (the static checks begin with the script). The rehearsal starts with the
+#: script and runs beside the first two stages; the third is what is left of it.
+FIRST_STAGE = "static checks (scripts/lint.sh, incl. .venv-checkov), the rehearsal beside"
 STAGE_MARKERS = (
-    ("== tests and scenarios", "tests and scenarios, but the rehearsal (one process)"),
-    ("== the cloud path's rehearsal", "the cloud path's rehearsal (pytest -n 3)"),
+    ("== tests and scenarios", "tests and scenarios but the rehearsal, the rehearsal beside"),
+    ("== the cloud path's rehearsal (", "the rest of the rehearsal (pytest -n 3), alone"),
     ("== report", "the report (Allure, the summary)"),
 )
 
