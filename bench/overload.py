@@ -2,10 +2,12 @@
 
 ``wrk -t2 -c1000 --timeout 5s --latency`` on ``GET /status`` against one process of the
 service, beside ``wrk -t2 -c32`` on the same process in the same round (the throughput a
-thousand connections should keep). Two servers run at once and the rounds interleave them:
+thousand connections should keep). Three servers run at once and the rounds interleave them:
 
 - *before*: ``python -m uvicorn app.main:app`` with uvicorn's defaults (uvloop, httptools),
   the command the service was started with until app/server.py;
+- *the interpreter's GC thresholds*: app.server without its garbage-collector setting
+  (``bench/interpreter_gc_server.py``), the baseline of ``YOUNG_GC_THRESHOLD``;
 - *as shipped*: ``python -m app.server``, the command of the image, scripts/run.sh and the
   process target.
 
@@ -30,6 +32,7 @@ logger = logging.getLogger(__name__)
 #: (name in the report, uvicorn app or "", the module run with -m).
 SERVERS = (
     ("before: uvicorn's defaults", "app.main:app", "uvicorn"),
+    ("app.server, the interpreter's GC thresholds", "", "bench.interpreter_gc_server"),
     ("as shipped: app.server", "", "app.server"),
 )
 MANY = 1000
