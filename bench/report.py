@@ -269,9 +269,10 @@ rehearsal's waits: the `speed` branch).
   thresholds; the ratio to 32 connections still moves by a tenth from round to round, and
   its median stayed under 0.9. The baseline's better median ratio in the table comes from
   a lower rate at 32 connections (5,074 against 5,929 req/s, where the collector costs about
-  1 % either way), not from a higher one at 1,000: the ratio is the noisier figure. What is left per request at 1,000 (two writes per response,
-  head and body; uvicorn's keep-alive timer and the head deadline armed and cancelled per
-  request; 1,000 transports' buffers in the cache) was not taken further. An earlier
+  1 % either way), not from a higher one at 1,000: the ratio is the noisier figure. What is
+  left per request at 1,000 (two writes per response, head and body; uvicorn's keep-alive
+  timer and the head deadline armed and cancelled per request; 1,000 transports' buffers in
+  the cache) was not taken further. An earlier
   `gc.freeze()` trial, three rounds beside the shipped server, gave ratios 0.80-0.84
   against 0.74-0.90: within the noise, as the above explains.
 - **Slow clients.** Before: with the container's file limit at 256, 500 clients sending a
