@@ -51,7 +51,7 @@ def stable_port(host: str = "127.0.0.1", tries: int = 200) -> int:
     any outgoing connection on the machine; the listener then cannot bind it again
     ("address already in use"). No connection is given a port below the range."""
     low, _ = ephemeral_range()
-    candidates = list(range(STABLE_PORTS_FROM, max(low, STABLE_PORTS_FROM + 1)))
+    candidates = range(STABLE_PORTS_FROM, max(low, STABLE_PORTS_FROM + 1))
     picks = random.sample(candidates, min(tries, len(candidates)))  # nosec B311 - not a secret
     for port in picks:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

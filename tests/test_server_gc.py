@@ -32,6 +32,8 @@ def test_the_server_sets_it_before_it_serves(
 ) -> None:
     order: list[str] = []
     monkeypatch.setattr(server, "tune_gc", lambda: order.append("gc"))
+    # Not this test process's file limit: main() raises it for the server it starts.
+    monkeypatch.setattr(server, "raise_file_limit", lambda: 1024)
 
     class Server:
         started = True
