@@ -376,7 +376,7 @@ rehearsal's waits: the `speed` branch).
   runs beside the rest again, with the cause of the reboot that failed under that load
   mended; the table below is this pass's `bench harness --fresh-clone` (593 s, all passed);
   `.ci/run` from a fresh clone took 543 s (every test passed; bandit failed on the new
-  port picker, mended), then 562, 566 and 505 s (all green).
+  port picker, mended), then 562, 566, 505 and 502 s (all green).
   - *Where the time goes, with the machine's counters* (`/proc/stat` before and after):
     the rehearsal alone (`pytest -m rehearsal -n 3`) took 479 s and 665 s of CPU, 1.4 cores
     on average: it waits more than it computes. The rest of the suite alone took 264 s and
