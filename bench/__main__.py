@@ -105,7 +105,7 @@ def run_section(name: str, args: argparse.Namespace, workdir: Path) -> dict[str,
         ),
         "memory": lambda: memory.measure(workdir, updates=2_000 if quick else 100_000),
         "overload": lambda: overload.measure(
-            workdir, rounds=1 if quick else 3, seconds=5 if quick else 20
+            workdir, rounds=1 if quick else 5, seconds=5 if quick else 20
         ),
         "slow-clients": lambda: slow_clients.measure(seconds=15 if quick else 40),
         "rehearsal-phases": rehearsal_phases.measure,

@@ -12,7 +12,8 @@ thousand connections should keep). Three servers run at once and the rounds inte
   process target.
 
 Goal: no request unanswered within 5 s, p99 at most 0.5 s at 1,000 connections, and their
-req/s at least 0.9 of the req/s at 32. The 1-minute load average is kept beside every run:
+req/s at least 0.9 of the req/s at 32. Each server's peak resident memory (VmHWM) is kept
+too. The 1-minute load average is kept beside every run:
 wrk, the server and everything else on the machine share its cores.
 """
 
@@ -25,7 +26,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from bench.common import Served, Spread, WrkResult, serve, wrk
+from bench.common import Served, Spread, WrkResult, rss_mib, serve, wrk
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +84,8 @@ def measure(workdir: Path, *, rounds: int, seconds: float) -> dict[str, Any]:
                     many.p99_ms,
                     many.timeouts,
                 )
+        # The collector's setting trades memory for time: what each server held at most.
+        peak_mib = {name: rss_mib(served.pid)[1] for name, served in servers.items()}
     report: dict[str, Any] = {
         "rounds": rounds,
         "seconds": seconds,
@@ -104,5 +107,6 @@ def measure(workdir: Path, *, rounds: int, seconds: float) -> dict[str, Any]:
             "socket_errors": [r.socket_errors for r in many_runs],
             "non_2xx": [r.non_2xx for r in many_runs],
             "load": loads[name],
+            "peak_rss_mib": peak_mib[name],
         }
     return report
