@@ -57,8 +57,29 @@ def _is_json(content_type: str) -> bool:
     return media_type == "application/json" or media_type.endswith("+json")
 
 
+def _drop_tracebacks(exc: BaseException) -> None:
+    """Let an answered error, and those it was raised from, go without the collector.
+
+    FastAPI answers a body that is not JSON with ``raise validation_error from e`` in the
+    frame that holds both: each error's traceback holds that frame, which holds the error, a
+    cycle of some 70 objects a request that reference counting cannot free, so bad input piled
+    up garbage until the collector came (app/server.py collects the young generation rarely).
+    Nothing reads these tracebacks: no answer carries one and no log line prints one.
+    """
+    pending: list[BaseException | None] = [exc]
+    seen: set[int] = set()
+    while pending:
+        error = pending.pop()
+        if error is None or id(error) in seen:
+            continue
+        seen.add(id(error))
+        error.__traceback__ = None
+        pending += [error.__cause__, error.__context__]
+
+
 async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    _drop_tracebacks(exc)
     errors = _validation_errors(exc)
     content_type = request.headers.get("content-type", "")
     if request.method == "POST" and not _is_json(content_type):

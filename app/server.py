@@ -31,7 +31,8 @@ holds wherever the service runs.
   45-60 ms each) every few seconds: 5-9 % of the server's time at 1,000 connections
   against 1 % at 32 (bench/RESULTS.md, "Overload"). Past what a thousand requests hold, a
   collection runs only when garbage does pile up, and cyclic garbage waits for at most
-  50,000 objects (a few MiB).
+  50,000 objects: 9 MiB when bad input still made it (bench/RESULTS.md, "Memory under
+  updates"); app/errors.py and tests/test_no_garbage.py keep every answer free of it.
 """
 
 from __future__ import annotations
