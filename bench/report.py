@@ -282,25 +282,27 @@ rehearsal's waits: the `speed` branch).
   10,000 still found most of them alive. The young generation is now collected at 50,000
   (`app/server.py`, `YOUNG_GC_THRESHOLD`): 3 collections, 34 ms in all, in 90 s of load where
   10,000 made 380 (2.9 s); the server's CPU per request at 1,000 connections fell from 160-176
-  µs to 148-155 µs (`/proc/PID/stat`, 32 connections: 133-162 µs both ways). In the table the
-  shipped server's ratio is 0.92 (0.89 to 0.97) over 5 rounds, the goal met, with p99 at 0.2 s
-  and the same peak memory as the interpreter's thresholds (VmHWM, last column); the memory
-  section below now measures the shipped command too. `gc.freeze()` after start-up, tried
-  beside it, changed nothing measurable (3 rounds: ratio 0.93 with it, 0.93 without); it is
-  not used. **What the threshold costs, and the garbage found by looking:** with collections
-  rare, garbage that only the collector frees waits longer, so sixteen kinds of request,
-  answered and refused, were each sent 100 times to a server with collection held off and
-  `gc.DEBUG_SAVEALL` then listed what a collection found. One kind made any: a body that is
-  not JSON (400), about 70 objects a request, FastAPI's `raise validation_error from e`
-  leaving each error, its traceback and the frame that holds it in a cycle. With a quarter of
-  the refused requests not JSON, at 32 connections, the cycle cost 201-215 µs of CPU a request
-  against 174-177 µs with the cycle broken (`/proc/PID/stat`), and 9 MiB of memory (the memory
-  section below: 66.1 MiB after 110,016 refused requests with the cycle, 57.4 with it broken;
-  `bench memory` with `app/errors.py`'s `_drop_tracebacks` taken out). The validation handler
-  now drops those tracebacks, which no answer or log line uses (`tests/test_no_garbage.py`
-  sends ten kinds of refused request and fails on any error left in a cycle); with it, no kind
-  of request leaves cyclic garbage. Left: the two writes per response (head and body), and
-  uvicorn's keep-alive timer and the head deadline armed and cancelled per request.
+  µs to 148-155 µs (`/proc/PID/stat`, 32 connections: 133-162 µs both ways). Over 5 rounds the
+  shipped server's ratio was 0.92 (0.89 to 0.97) in a first run (12:30 UTC, p99 176-218 ms)
+  and 0.96 (0.90 to 1.03) in the table's (the same setting, an hour later), the goal
+  met both times, with no request unanswered and the same peak memory as the interpreter's
+  thresholds (VmHWM, last column); the memory section below now measures the shipped command
+  too. `gc.freeze()` after start-up, tried beside it, changed nothing measurable (3 rounds:
+  ratio 0.93 with it, 0.93 without); it is not used. **What the threshold costs, and the
+  garbage found by looking:** with collections rare, garbage that only the collector frees
+  waits longer, so sixteen kinds of request, answered and refused, were each sent 100 times to
+  a server with collection held off and `gc.DEBUG_SAVEALL` then listed what a collection
+  found. One kind made any: a body that is not JSON (400), about 70 objects a request,
+  FastAPI's `raise validation_error from e` leaving each error, its traceback and the frame
+  that holds it in a cycle. With a quarter of the refused requests not JSON, at 32
+  connections, the cycle cost 201-215 µs of CPU a request against 174-177 µs with the cycle
+  broken (`/proc/PID/stat`), and 9 MiB of memory (the memory section below: 66.1 MiB after
+  110,016 refused requests with the cycle, 57.4 with it broken; `bench memory` with
+  `app/errors.py`'s `_drop_tracebacks` taken out). The validation handler now drops those
+  tracebacks, which no answer or log line uses (`tests/test_no_garbage.py` sends ten kinds of
+  refused request and fails on any error left in a cycle); with it, no kind of request leaves
+  cyclic garbage. Left: the two writes per response (head and body), and uvicorn's keep-alive
+  timer and the head deadline armed and cancelled per request.
 - **Slow clients.** Before: with the container's file limit at 256, 500 clients sending a
   header byte a second took every descriptor (256 open): the normal client's kept-alive
   connections failed and no newcomer was served (table below). Now (`app/server.py`): a
