@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request, status
@@ -64,7 +64,8 @@ def _drop_tracebacks(exc: BaseException) -> None:
     frame that holds both: each error's traceback holds that frame, which holds the error, a
     cycle of some 70 objects a request that reference counting cannot free, so bad input piled
     up garbage until the collector came (app/server.py collects the young generation rarely).
-    Nothing reads these tracebacks: no answer carries one and no log line prints one.
+    Nothing reads the tracebacks of an answered error: no answer carries one and no log line
+    prints one.
     """
     pending: list[BaseException | None] = [exc]
     seen: set[int] = set()
@@ -77,9 +78,23 @@ def _drop_tracebacks(exc: BaseException) -> None:
         pending += [error.__cause__, error.__context__]
 
 
+Handler = Callable[[Request, Exception], Awaitable[JSONResponse]]
+
+
+def _answered(handler: Handler) -> Handler:
+    """``handler``, after which the error it answered is let go (:func:`_drop_tracebacks`)."""
+
+    async def answer(request: Request, exc: Exception) -> JSONResponse:
+        try:
+            return await handler(request, exc)
+        finally:
+            _drop_tracebacks(exc)
+
+    return answer
+
+
 async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    _drop_tracebacks(exc)
     errors = _validation_errors(exc)
     content_type = request.headers.get("content-type", "")
     if request.method == "POST" and not _is_json(content_type):
@@ -116,8 +131,10 @@ async def _on_unexpected_error(request: Request, exc: Exception) -> JSONResponse
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(RequestValidationError, _on_validation_error)
-    app.add_exception_handler(InvalidParameter, _on_invalid_parameter)
-    app.add_exception_handler(StarletteHTTPException, _on_http_error)
-    app.add_exception_handler(StoreError, _on_store_error)
+    app.add_exception_handler(RequestValidationError, _answered(_on_validation_error))
+    app.add_exception_handler(InvalidParameter, _answered(_on_invalid_parameter))
+    app.add_exception_handler(StarletteHTTPException, _answered(_on_http_error))
+    app.add_exception_handler(StoreError, _answered(_on_store_error))
+    # Not let go: starlette raises an unexpected error again once it is answered (500), for
+    # the server to report it.
     app.add_exception_handler(Exception, _on_unexpected_error)

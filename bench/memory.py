@@ -61,7 +61,7 @@ def measure(workdir: Path, *, updates: int) -> dict[str, Any]:
             logger.info("%d updates, %.1f MiB", total, samples[-1][1])
         took = time.perf_counter() - started
         time.sleep(1)
-        after, peak = rss_mib(served.pid)
+        after = rss_mib(served.pid)[0]
         refused = 0
         while refused < updates:
             result = wrk(f"{served.base_url}/update", 5, script=refuse, strict=False)

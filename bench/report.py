@@ -95,14 +95,12 @@ def goals(results: dict[str, Any]) -> list[str]:
             f"after {memory['updates']:,} | {memory['at_rest_mib']:.1f} MiB at rest | "
             f"{_met(memory['after_updates_mib'] <= memory['at_rest_mib'] * 1.25)} (within 25 %) |"
         )
-        if "after_refused_mib" in memory:  # measured since the fourth pass on overload
-            lines.append(
-                f"| memory flat after 100,000 refused requests | "
-                f"{memory['after_refused_mib']:.1f} MiB after {memory['refused']:,} | "
-                f"{memory['at_rest_mib']:.1f} MiB at rest | "
-                f"{_met(memory['after_refused_mib'] <= memory['at_rest_mib'] * 1.25)} "
-                "(within 25 %) |"
-            )
+        lines.append(
+            f"| memory flat after 100,000 refused requests | "
+            f"{memory['after_refused_mib']:.1f} MiB after {memory['refused']:,} | "
+            f"{memory['at_rest_mib']:.1f} MiB at rest | "
+            f"{_met(memory['after_refused_mib'] <= memory['at_rest_mib'] * 1.25)} (within 25 %) |"
+        )
     over = results.get("overload")
     if over:
         for name, figures in over["servers"].items():
@@ -284,25 +282,26 @@ rehearsal's waits: the `speed` branch).
   10,000 made 380 (2.9 s); the server's CPU per request at 1,000 connections fell from 160-176
   µs to 148-155 µs (`/proc/PID/stat`, 32 connections: 133-162 µs both ways). Over 5 rounds the
   shipped server's ratio was 0.92 (0.89 to 0.97) in a first run (12:30 UTC, p99 176-218 ms)
-  and 0.96 (0.90 to 1.03) in the table's (the same setting, an hour later), the goal
-  met both times, with no request unanswered and the same peak memory as the interpreter's
-  thresholds (VmHWM, last column); the memory section below now measures the shipped command
-  too. `gc.freeze()` after start-up, tried beside it, changed nothing measurable (3 rounds:
-  ratio 0.93 with it, 0.93 without); it is not used. **What the threshold costs, and the
-  garbage found by looking:** with collections rare, garbage that only the collector frees
-  waits longer, so sixteen kinds of request, answered and refused, were each sent 100 times to
-  a server with collection held off and `gc.DEBUG_SAVEALL` then listed what a collection
-  found. One kind made any: a body that is not JSON (400), about 70 objects a request,
-  FastAPI's `raise validation_error from e` leaving each error, its traceback and the frame
-  that holds it in a cycle. With a quarter of the refused requests not JSON, at 32
-  connections, the cycle cost 201-215 µs of CPU a request against 174-177 µs with the cycle
-  broken (`/proc/PID/stat`), and 9 MiB of memory (the memory section below: 66.1 MiB after
-  110,016 refused requests with the cycle, 57.4 with it broken; `bench memory` with
-  `app/errors.py`'s `_drop_tracebacks` taken out). The validation handler now drops those
-  tracebacks, which no answer or log line uses (`tests/test_no_garbage.py` sends ten kinds of
-  refused request and fails on any error left in a cycle); with it, no kind of request leaves
-  cyclic garbage. Left: the two writes per response (head and body), and uvicorn's keep-alive
-  timer and the head deadline armed and cancelled per request.
+  and 0.96 (0.90 to 1.03) in the table's (the same setting, an hour later), the goal met both
+  times, with no request unanswered and the same peak memory as the interpreter's thresholds
+  (VmHWM, last column); the memory section below now measures the shipped command too.
+  `gc.freeze()` after start-up, tried beside it, changed nothing measurable (3 rounds: ratio
+  0.93 with it, 0.93 without); it is not used. **What the threshold costs, and the garbage
+  found by looking:** with collections rare, garbage that only the collector frees waits
+  longer, so sixteen kinds of request, answered and refused, were each sent 100 times to a
+  server with collection held off and `gc.DEBUG_SAVEALL` then listed what a collection found.
+  One kind made any: a body that is not JSON (400), about 70 objects a request, FastAPI's
+  `raise validation_error from e` leaving each error, its traceback and the frame that holds
+  it in a cycle. With a quarter of the refused requests not JSON, at 32 connections, the cycle
+  cost 201-215 µs of CPU a request against 174-177 µs with the cycle broken
+  (`/proc/PID/stat`), and 9 MiB of memory (the memory section below: 66.1 MiB after 110,016
+  refused requests with the cycle, 57.4 with it broken; `bench memory` with `app/errors.py`'s
+  `_drop_tracebacks` taken out). Each handler that answers an error (all but the 500 one,
+  whose error starlette raises again for the server to report) now drops its tracebacks, which
+  no answer or log line uses (`tests/test_no_garbage.py` sends ten kinds of refused request
+  and fails on any error left in a cycle); with it, no kind of request leaves cyclic garbage.
+  Left: the two writes per response (head and body), and uvicorn's keep-alive timer and the
+  head deadline armed and cancelled per request.
 - **Slow clients.** Before: with the container's file limit at 256, 500 clients sending a
   header byte a second took every descriptor (256 open): the normal client's kept-alive
   connections failed and no newcomer was served (table below). Now (`app/server.py`): a
@@ -541,14 +540,14 @@ def memory_section(memory: dict[str, Any] | None) -> list[str]:
     lines: list[str] = []
     _section_header(lines, "Memory under updates", memory)
     lines += [
-        f"Resident set (VmRSS) of `{memory.get('server', 'python -m uvicorn app.main:app')}`, "
-        "one process, from `/proc`:",
+        f"Resident set (VmRSS) of `{memory['server']}`, one process, from `/proc`:",
         "",
         "| at rest | after updates | after refused requests | peak (VmHWM) | updates | "
         "updates/s while loading |",
         "|---|---|---|---|---|---|",
         f"| {memory['at_rest_mib']:.1f} MiB | {memory['after_updates_mib']:.1f} MiB | "
-        f"{_refused_mib(memory)} | {memory['peak_mib']:.1f} MiB | {memory['updates']:,} | "
+        f"{memory['after_refused_mib']:.1f} MiB ({memory['refused']:,}) | "
+        f"{memory['peak_mib']:.1f} MiB | {memory['updates']:,} | "
         f"{memory['updates_per_second']:.0f} |",
         "",
         "RSS as the log grew: "
@@ -556,12 +555,6 @@ def memory_section(memory: dict[str, Any] | None) -> list[str]:
         "",
     ]
     return lines
-
-
-def _refused_mib(memory: dict[str, Any]) -> str:
-    if "after_refused_mib" not in memory:
-        return "—"
-    return f"{memory['after_refused_mib']:.1f} MiB ({memory['refused']:,})"
 
 
 def overload_section(over: dict[str, Any] | None) -> list[str]:
@@ -587,14 +580,9 @@ def overload_section(over: dict[str, Any] | None) -> list[str]:
             f"| {name} | {_spread(f['rps_few'], '{:.0f}')} | {_spread(f['rps_many'], '{:.0f}')}"
             f" | {_spread(f['ratio'])} | {_spread(f['p50_ms_many'], '{:.0f}')} | "
             f"{_spread(f['p99_ms_many'], '{:.0f}')} | {', '.join(map(str, f['timeouts']))} | "
-            f"{_peak_rss(f)} | {', '.join(f'{x:.1f}' for x in f['load'])} |"
+            f"{f['peak_rss_mib']:.1f} | {', '.join(f'{x:.1f}' for x in f['load'])} |"
         )
     return [*lines, ""]
-
-
-def _peak_rss(figures: dict[str, Any]) -> str:
-    peak = figures.get("peak_rss_mib")  # not measured before the column was added
-    return "—" if peak is None else f"{peak:.1f}"
 
 
 def slow_clients_section(slow: dict[str, Any] | None) -> list[str]:
